@@ -1,0 +1,329 @@
+//! The typed form of a rendered rattler-build v1 recipe (after `${{ }}` expressions and
+//! `if/then/else` selectors are evaluated for one variant).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer};
+
+/// Accepts a YAML string, number or bool as a string (`version: 2024` is a string).
+pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        S(String),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+    Ok(match Any::deserialize(d)? {
+        Any::S(s) => s,
+        Any::I(i) => i.to_string(),
+        Any::F(f) => f.to_string(),
+        Any::B(b) => b.to_string(),
+    })
+}
+
+fn lenient_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    lenient_string(d).map(Some)
+}
+
+/// One string or a list of strings.
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeDocument {
+    #[serde(default)]
+    pub schema_version: Option<u32>,
+    #[serde(default)]
+    pub context: serde_json::Value,
+    #[serde(default)]
+    pub package: Option<PackageMeta>,
+    /// Multi-output recipes name themselves under `recipe:`.
+    #[serde(default)]
+    pub recipe: Option<RecipeMeta>,
+    #[serde(default)]
+    pub source: Vec<Source>,
+    #[serde(default)]
+    pub build: Build,
+    #[serde(default)]
+    pub requirements: Requirements,
+    #[serde(default)]
+    pub tests: Vec<TestSpec>,
+    #[serde(default)]
+    pub about: About,
+    #[serde(default)]
+    pub outputs: Vec<OutputDocument>,
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageMeta {
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeMeta {
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDocument {
+    pub package: PackageMeta,
+    #[serde(default)]
+    pub source: Option<Vec<Source>>,
+    #[serde(default)]
+    pub build: Option<Build>,
+    #[serde(default)]
+    pub requirements: Option<Requirements>,
+    #[serde(default)]
+    pub tests: Option<Vec<TestSpec>>,
+    #[serde(default)]
+    pub about: Option<About>,
+}
+
+/// A `source:` entry: a URL (with mirrors) checked by sha256, or a local path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub url: Vec<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub md5: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub target_directory: Option<String>,
+    #[serde(default)]
+    pub patches: Vec<String>,
+    #[serde(default)]
+    pub use_gitignore: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    #[serde(default)]
+    pub number: u64,
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    pub string: Option<String>,
+    #[serde(default)]
+    pub script: Option<Script>,
+    #[serde(default)]
+    pub noarch: Option<String>,
+    #[serde(default)]
+    pub python: Option<PythonBuild>,
+    #[serde(default)]
+    pub skip: Option<serde_json::Value>,
+    #[serde(default)]
+    pub variant: Option<VariantBuild>,
+    #[serde(default)]
+    pub prefix_detection: Option<serde_json::Value>,
+    #[serde(default)]
+    pub dynamic_linking: Option<serde_json::Value>,
+    #[serde(default)]
+    pub files: Option<serde_json::Value>,
+    #[serde(default)]
+    pub always_copy_files: Vec<String>,
+    #[serde(default)]
+    pub always_include_files: Vec<String>,
+    #[serde(default)]
+    pub merge_build_and_host_envs: Option<bool>,
+}
+
+impl Build {
+    /// `skip:` is true (a bool, or a list of conditions any of which is true).
+    pub fn is_skipped(&self) -> bool {
+        match &self.skip {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::Array(items)) => items.iter().any(|v| v == &serde_json::Value::Bool(true)),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PythonBuild {
+    #[serde(default)]
+    pub entry_points: Vec<String>,
+    #[serde(default)]
+    pub site_packages_path: Option<String>,
+    #[serde(default)]
+    pub skip_pyc_compilation: Vec<String>,
+    #[serde(default)]
+    pub use_python_app_entrypoint: Option<bool>,
+    #[serde(default)]
+    pub version_independent: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VariantBuild {
+    #[serde(default)]
+    pub use_keys: Vec<String>,
+    #[serde(default)]
+    pub ignore_keys: Vec<String>,
+    #[serde(default)]
+    pub down_prioritize_variant: Option<i64>,
+}
+
+/// `script:` as a string, a list of lines, or `{file | content, env, interpreter}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Script {
+    Line(String),
+    Lines(Vec<String>),
+    Detailed(ScriptDetails),
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptDetails {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many_opt")]
+    pub content: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient_map")]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub interpreter: Option<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+/// A map of names to strings where YAML numbers and bools count as strings.
+fn lenient_map<'de, D: Deserializer<'de>>(d: D) -> Result<IndexMap<String, String>, D::Error> {
+    let raw = IndexMap::<String, serde_json::Value>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
+}
+
+fn one_or_many_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    one_or_many(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    #[serde(default)]
+    pub build: Vec<String>,
+    #[serde(default)]
+    pub host: Vec<String>,
+    #[serde(default)]
+    pub run: Vec<String>,
+    #[serde(default)]
+    pub run_constraints: Vec<String>,
+    #[serde(default)]
+    pub run_exports: RunExports,
+    #[serde(default)]
+    pub ignore_run_exports: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunExports {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weak: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strong: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub noarch: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weak_constraints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strong_constraints: Vec<String>,
+}
+
+impl RunExports {
+    pub fn is_empty(&self) -> bool {
+        self == &RunExports::default()
+    }
+}
+
+/// One entry of `tests:`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    #[serde(default)]
+    pub script: Option<Script>,
+    #[serde(default)]
+    pub requirements: Option<serde_json::Value>,
+    #[serde(default)]
+    pub files: Option<serde_json::Value>,
+    #[serde(default)]
+    pub python: Option<PythonTest>,
+    #[serde(default)]
+    pub package_contents: Option<serde_json::Value>,
+    #[serde(default)]
+    pub downstream: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PythonTest {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub imports: Vec<String>,
+    #[serde(default)]
+    pub pip_check: Option<bool>,
+    #[serde(default)]
+    pub python_version: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct About {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documentation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_family: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub license_file: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}

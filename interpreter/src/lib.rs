@@ -1,0 +1,8 @@
+//! CPython specifics for ftforge: ABI tags, per-variant layout and metadata, and the
+//! probes that check what a built interpreter really does.
+
+pub mod abi;
+pub mod facts;
+
+pub use abi::{AbiError, PythonAbi};
+pub use facts::{InterpreterFacts, FACTS_SCRIPT};

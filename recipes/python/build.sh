@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build CPython into $PREFIX (the padded placeholder prefix ftforge relocates on install).
+# FREETHREADING=1 selects the free-threaded (--disable-gil) build; OPTIMIZE=1 adds PGO+LTO.
+set -euxo pipefail
+
+config_args=(
+  --prefix="$PREFIX"
+  --enable-shared
+  --enable-ipv6
+  --enable-loadable-sqlite-extensions
+  --with-ensurepip=install
+  --with-computed-gotos
+  --with-system-expat
+  --with-tzpath="$PREFIX/share/zoneinfo:/usr/share/zoneinfo:/usr/lib/zoneinfo:/usr/share/lib/zoneinfo:/etc/zoneinfo"
+  --without-static-libpython
+)
+if [[ "${FREETHREADING:-0}" == 1 ]]; then
+  config_args+=(--disable-gil)
+fi
+if [[ "${OPTIMIZE:-0}" == 1 ]]; then
+  config_args+=(--enable-optimizations --with-lto)
+fi
+
+# Link the interpreter and every stdlib extension against the libpython of this prefix;
+# the rpath holds the placeholder prefix and is rewritten on install like any other path.
+export LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$PREFIX/lib"
+
+./configure "${config_args[@]}"
+make -j"${CPU_COUNT:-2}"
+make install
+
+# The unversioned names conda users expect.
+ln -sf "python${PY_VER}${ABIFLAGS}" "$PREFIX/bin/python"
+ln -sf "python${PY_VER}${ABIFLAGS}" "$PREFIX/bin/python3" || true
+ln -sf pip3 "$PREFIX/bin/pip" || true
+
+# Tests of the stdlib are not shipped (conda-forge splits them off as well).
+rm -rf "$PREFIX/lib/python${PY_VER}${ABIFLAGS}/test" \
+       "$PREFIX/lib/python${PY_VER}${ABIFLAGS}/idlelib/idle_test"
