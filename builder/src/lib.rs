@@ -2,3 +2,8 @@
 
 pub mod recipe;
 pub mod variants;
+pub mod mirrors;
+pub mod progress;
+pub mod source;
+pub mod package;
+pub mod script;

@@ -1,1 +1,8 @@
-//! placeholder
+//! Conda channels on disk: layout (`<channel>/<subdir>/repodata.json`), publishing
+//! packages into them incrementally and atomically, and rebuilding an index.
+
+pub mod layout;
+pub mod publish;
+
+pub use layout::{Channel, ChannelError};
+pub use publish::{PublishOutcome, Published};

@@ -107,6 +107,23 @@ impl PythonAbi {
         format!("python >={}.{},<{}.{}.0a0", self.major, self.minor, self.major, self.minor + 1)
     }
 
+    /// The environment variables conda-build and rattler-build give build scripts for
+    /// this interpreter in `prefix`. `SP_DIR` is the free-threaded site-packages on
+    /// `t` builds (the bug of rattler-build#2698 / conda-build#5563 is not repeated).
+    pub fn build_env(&self, prefix: &std::path::Path) -> Vec<(String, String)> {
+        let p = |rel: String| prefix.join(rel).to_string_lossy().into_owned();
+        vec![
+            ("PYTHON".into(), p(self.executable())),
+            ("PY_VER".into(), self.py_ver()),
+            ("PY3K".into(), "1".into()),
+            ("PY_ABIFLAGS".into(), self.abiflags().into()),
+            ("ABIFLAGS".into(), self.abiflags().into()),
+            ("PY_FREETHREADING".into(), if self.freethreading { "1" } else { "0" }.into()),
+            ("SP_DIR".into(), p(self.site_packages_dir())),
+            ("STDLIB_DIR".into(), p(self.stdlib_dir())),
+        ]
+    }
+
     /// `freethreading` / `gil`: the variant's short name on the command line and in labels.
     pub fn variant_name(&self) -> &'static str {
         if self.freethreading {
@@ -177,5 +194,9 @@ mod tests {
         let gil = PythonAbi::new(3, 13, false);
         assert_eq!(gil.site_packages_dir(), "lib/python3.13/site-packages");
         assert_eq!(gil.variant_name(), "gil");
+        let env: std::collections::HashMap<_, _> = abi.build_env(std::path::Path::new("/p")).into_iter().collect();
+        assert_eq!(env["SP_DIR"], "/p/lib/python3.14t/site-packages");
+        assert_eq!(env["PYTHON"], "/p/bin/python3.14t");
+        assert_eq!(env["PY_VER"], "3.14");
     }
 }

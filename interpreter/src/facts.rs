@@ -160,3 +160,37 @@ mod tests {
         assert_eq!(InterpreterFacts::parse(&out).unwrap(), facts(false, 1));
     }
 }
+
+/// Checks that an interpreter installed at `prefix` was relocated completely: the
+/// `-config` script and pip's entry point name the new prefix.
+pub fn relocation_problems(abi: &PythonAbi, prefix: &std::path::Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let prefix_str = prefix.to_string_lossy();
+    let config = prefix.join(format!("bin/{}-config", abi.versioned_name()));
+    match std::process::Command::new("sh").arg(&config).arg("--prefix").output() {
+        Ok(out) if out.status.success() => {
+            let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if got != prefix_str {
+                problems.push(format!("{} --prefix printed {got}, expected {prefix_str}", config.display()));
+            }
+        }
+        Ok(out) => problems.push(format!(
+            "{} --prefix failed: {}",
+            config.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => problems.push(format!("cannot run {}: {e}", config.display())),
+    }
+    let pip = prefix.join("bin/pip3");
+    match std::fs::read_to_string(&pip) {
+        Ok(text) => {
+            let shebang = text.lines().next().unwrap_or_default();
+            let expected = format!("#!{prefix_str}/bin/python");
+            if !shebang.starts_with(&expected) {
+                problems.push(format!("{} starts with `{shebang}`, expected `{expected}…`", pip.display()));
+            }
+        }
+        Err(e) => problems.push(format!("cannot read {}: {e}", pip.display())),
+    }
+    problems
+}

@@ -5,4 +5,4 @@ pub mod abi;
 pub mod facts;
 
 pub use abi::{AbiError, PythonAbi};
-pub use facts::{InterpreterFacts, FACTS_SCRIPT};
+pub use facts::{relocation_problems, InterpreterFacts, FACTS_SCRIPT, REQUIRED_STDLIB_MODULES};

@@ -1,0 +1,246 @@
+//! Turning a build's new files into a `.conda` package (CEP 35): prefix detection for
+//! relocation, and the `info/` metadata conda clients read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rattler_conda_types::compression_level::CompressionLevel;
+use rattler_conda_types::package::{IndexJson, PackageFile as _};
+use sha2::{Digest, Sha256};
+
+use crate::recipe::{target_platform, RenderedOutput, RunExports};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PackageError {
+    #[error("{action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("the generated index.json of {name} is invalid: {message}")]
+    BadIndex { name: String, message: String },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + use<> {
+    let path = path.to_path_buf();
+    move |source| PackageError::Io { action, path, source }
+}
+
+/// One file of a package as `info/paths.json` describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PathEntry {
+    #[serde(rename = "_path")]
+    pub path: String,
+    pub path_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_in_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix_placeholder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<&'static str>,
+}
+
+/// Describes one file under `prefix`: hash, size and whether (and how) it embeds the
+/// build prefix. Byte-compiled `.pyc` files are left alone: CPython fixes their
+/// `co_filename` when it loads them from a new location.
+pub fn describe_file(prefix: &Path, rel: &Path) -> Result<PathEntry, PackageError> {
+    let full = prefix.join(rel);
+    let meta = std::fs::symlink_metadata(&full).map_err(io("read", &full))?;
+    let path = rel.to_string_lossy().replace('\\', "/");
+    if meta.file_type().is_symlink() {
+        return Ok(PathEntry { path, path_type: "softlink", sha256: None, size_in_bytes: None, prefix_placeholder: None, file_mode: None });
+    }
+    let bytes = std::fs::read(&full).map_err(io("read", &full))?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let placeholder = prefix.to_string_lossy();
+    let embeds_prefix = !path.ends_with(".pyc") && memchr::memmem::find(&bytes, placeholder.as_bytes()).is_some();
+    let (prefix_placeholder, file_mode) = if embeds_prefix {
+        let binary = memchr::memchr(0, &bytes).is_some();
+        (Some(placeholder.to_string()), Some(if binary { "binary" } else { "text" }))
+    } else {
+        (None, None)
+    };
+    Ok(PathEntry {
+        path,
+        path_type: "hardlink",
+        sha256: Some(sha),
+        size_in_bytes: Some(bytes.len() as u64),
+        prefix_placeholder,
+        file_mode,
+    })
+}
+
+/// Everything needed to write one package.
+pub struct PackageInput<'a> {
+    pub output: &'a RenderedOutput,
+    /// The build prefix (the placeholder) holding the files.
+    pub prefix: &'a Path,
+    /// Files relative to `prefix` that belong to this package.
+    pub files: &'a [PathBuf],
+    pub depends: Vec<String>,
+    pub constrains: Vec<String>,
+    pub run_exports: &'a RunExports,
+    pub recipe_dir: &'a Path,
+    pub rendered_recipe: &'a serde_json::Value,
+    pub extra_about: serde_json::Value,
+}
+
+/// Writes `<out_dir>/<name>-<version>-<build>.conda` and returns its path.
+pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf, PackageError> {
+    let output = input.output;
+    let staging = tempfile::tempdir_in(out_dir).map_err(io("create a directory in", out_dir))?;
+    let root = staging.path();
+    let mut entries = Vec::new();
+    let mut files = Vec::new();
+    for rel in input.files {
+        let entry = describe_file(input.prefix, rel)?;
+        let src = input.prefix.join(rel);
+        let dest = root.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+        if entry.path_type == "softlink" {
+            let target = std::fs::read_link(&src).map_err(io("read", &src))?;
+            std::os::unix::fs::symlink(&target, &dest).map_err(io("link", &dest))?;
+        } else if std::fs::hard_link(&src, &dest).is_err() {
+            std::fs::copy(&src, &dest).map_err(io("copy", &src))?;
+        }
+        files.push(dest);
+        entries.push(entry);
+    }
+
+    let info = root.join("info");
+    std::fs::create_dir_all(info.join("recipe")).map_err(io("create", &info))?;
+    let mut write_json = |name: &str, value: &serde_json::Value| -> Result<(), PackageError> {
+        let path = info.join(name);
+        let text = serde_json::to_string_pretty(value).expect("json values serialize");
+        std::fs::write(&path, text).map_err(io("write", &path))?;
+        files.push(path);
+        Ok(())
+    };
+
+    let index = index_json(input)?;
+    write_json("index.json", &index)?;
+    write_json("paths.json", &serde_json::json!({"paths": entries, "paths_version": 1}))?;
+    let mut about = serde_json::to_value(&output.about).unwrap_or_default();
+    if let (Some(obj), serde_json::Value::Object(extra)) = (about.as_object_mut(), &input.extra_about) {
+        obj.extend(extra.clone());
+    }
+    write_json("about.json", &about)?;
+    write_json("hash_input.json", &serde_json::to_value(&output.hash_input).unwrap_or_default())?;
+    if !input.run_exports.is_empty() {
+        write_json("run_exports.json", &serde_json::to_value(input.run_exports).unwrap_or_default())?;
+    }
+    write_json("recipe/rendered_recipe.json", input.rendered_recipe)?;
+    // The recipe as written: recipe.yaml and the small files next to it.
+    for entry in std::fs::read_dir(input.recipe_dir).map_err(io("read", input.recipe_dir))? {
+        let entry = entry.map_err(io("read", input.recipe_dir))?;
+        let meta = entry.metadata().map_err(io("read", &entry.path()))?;
+        if meta.is_file() && meta.len() < 1 << 20 {
+            let dest = info.join("recipe").join(entry.file_name());
+            std::fs::copy(entry.path(), &dest).map_err(io("copy", &entry.path()))?;
+            files.push(dest);
+        }
+    }
+    let files_list: String = entries.iter().map(|e| format!("{}\n", e.path)).collect();
+    let files_path = info.join("files");
+    std::fs::write(&files_path, files_list).map_err(io("write", &files_path))?;
+    files.push(files_path);
+
+    let out_path = out_dir.join(format!("{}.conda", output.dist_name()));
+    let tmp = tempfile::NamedTempFile::new_in(out_dir).map_err(io("create a file in", out_dir))?;
+    let timestamp = jiff::Timestamp::now();
+    rattler_package_streaming::write::write_conda_package(
+        tmp.as_file(),
+        root,
+        &files,
+        CompressionLevel::Numeric(10),
+        None,
+        &output.dist_name(),
+        Some(&timestamp),
+        None,
+    )
+    .map_err(io("write", &out_path))?;
+    tmp.persist(&out_path).map_err(|e| PackageError::Io { action: "write", path: out_path.clone(), source: e.error })?;
+    Ok(out_path)
+}
+
+fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageError> {
+    let output = input.output;
+    let mut index = serde_json::json!({
+        "name": output.name,
+        "version": output.version,
+        "build": output.build_string,
+        "build_number": output.build_number,
+        "depends": input.depends,
+        "subdir": output.subdir(),
+        "timestamp": chrono::Utc::now().timestamp_millis(),
+    });
+    let obj = index.as_object_mut().expect("object literal");
+    if !input.constrains.is_empty() {
+        obj.insert("constrains".into(), input.constrains.clone().into());
+    }
+    if let Some(license) = &output.about.license {
+        obj.insert("license".into(), license.clone().into());
+    }
+    if let Some(family) = &output.about.license_family {
+        obj.insert("license_family".into(), family.clone().into());
+    }
+    match output.noarch.as_deref() {
+        Some(kind) => {
+            obj.insert("noarch".into(), kind.into());
+        }
+        None => {
+            let (platform, arch) = target_platform().split_once('-').unwrap_or(("linux", "64"));
+            let arch = match arch {
+                "64" => "x86_64",
+                other => other,
+            };
+            obj.insert("platform".into(), platform.into());
+            obj.insert("arch".into(), arch.into());
+        }
+    }
+    if !output.track_features.is_empty() {
+        obj.insert("track_features".into(), output.track_features.join(" ").into());
+    }
+    if let Some(sp) = &output.site_packages_path {
+        obj.insert("python_site_packages_path".into(), sp.clone().into());
+    }
+    let text = index.to_string();
+    IndexJson::from_str(&text).map_err(|e| PackageError::BadIndex { name: output.name.clone(), message: e.to_string() })?;
+    Ok(index)
+}
+
+/// Files under `prefix` (relative paths), for before/after comparison of a build.
+pub fn snapshot(prefix: &Path) -> BTreeMap<PathBuf, ()> {
+    walkdir::WalkDir::new(prefix)
+        .min_depth(1)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(prefix).ok().map(|p| (p.to_path_buf(), ())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_detection_distinguishes_text_and_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("host_env_placehold_placehold");
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        let p = prefix.to_string_lossy().to_string();
+        std::fs::write(prefix.join("bin/script"), format!("#!{p}/bin/python\n")).unwrap();
+        std::fs::write(prefix.join("bin/lib.so"), [b"\x7fELF\0".as_slice(), p.as_bytes(), b"/lib\0"].concat()).unwrap();
+        std::fs::write(prefix.join("bin/x.pyc"), p.as_bytes()).unwrap();
+        std::fs::write(prefix.join("bin/plain"), b"nothing").unwrap();
+        let text = describe_file(&prefix, Path::new("bin/script")).unwrap();
+        assert_eq!((text.file_mode, text.prefix_placeholder.as_deref()), (Some("text"), Some(p.as_str())));
+        assert_eq!(describe_file(&prefix, Path::new("bin/lib.so")).unwrap().file_mode, Some("binary"));
+        assert_eq!(describe_file(&prefix, Path::new("bin/x.pyc")).unwrap().file_mode, None);
+        let plain = describe_file(&prefix, Path::new("bin/plain")).unwrap();
+        assert_eq!(plain.file_mode, None);
+        assert_eq!(plain.size_in_bytes, Some(7));
+    }
+}
