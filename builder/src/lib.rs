@@ -7,3 +7,6 @@ pub mod progress;
 pub mod source;
 pub mod package;
 pub mod script;
+pub mod testing;
+pub mod build;
+pub mod plan;
