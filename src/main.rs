@@ -103,9 +103,7 @@ enum KindArg {
 #[derive(Subcommand)]
 enum SourceCommand {
     /// Put files into the download cache, so builds on offline machines find them
-    Add {
-        files: Vec<PathBuf>,
-    },
+    Add { files: Vec<PathBuf> },
 }
 
 #[derive(Args)]
@@ -130,7 +128,10 @@ struct IndexArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -162,10 +163,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let channel = Channel::new(&args.channel);
             let published = channel.publish(&args.packages, args.force)?;
             if args.output.json {
-                println!("{}", serde_json::to_string_pretty(&published).into_diagnostic()?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&published).into_diagnostic()?
+                );
             } else {
                 for p in &published {
-                    println!("{:<10} {}/{}", format!("{:?}", p.outcome).to_lowercase(), p.subdir, p.filename);
+                    println!(
+                        "{:<10} {}/{}",
+                        format!("{:?}", p.outcome).to_lowercase(),
+                        p.subdir,
+                        p.filename
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -194,24 +203,44 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
     let settings = BuildSettings {
         channel: Channel::new(&args.channel),
         sources: SourceCache::new(cache_dir.join("sources")),
-        work_root: args.work_dir.clone().unwrap_or_else(|| cache_dir.join("work")),
+        work_root: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| cache_dir.join("work")),
         package_cache: cache_dir.join("pkgs"),
-        cpu_count: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        cpu_count: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
         client: http_client(),
         force: args.force,
     };
     let jobs: Vec<_> = recipes
         .iter()
-        .flat_map(|r| r.variant_combinations().into_iter().filter(|v| filter.accepts(v)).map(move |v| (r, v)))
+        .flat_map(|r| {
+            r.variant_combinations()
+                .into_iter()
+                .filter(|v| filter.accepts(v))
+                .map(move |v| (r, v))
+        })
         .collect();
     if jobs.is_empty() {
         miette::bail!(miette::miette!(
             help = "check --variant / --python against the recipe's variants.yaml",
             "no variant of {} matches the selection",
-            args.recipes.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            args.recipes
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
-    reporter.line(&format!("building {} variant(s) into {}", jobs.len(), args.channel.display()));
+    reporter.line(&format!(
+        "building {} variant(s) into {}",
+        jobs.len(),
+        args.channel.display()
+    ));
     let mut reports: Vec<BuildReport> = Vec::new();
     let mut failures = 0usize;
     for (recipe, variant) in jobs {
@@ -219,7 +248,10 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
             Ok(report) => reports.push(report),
             Err(err) => {
                 failures += 1;
-                let job = recipe.render(&variant).map(|r| ftforge_builder::build::job_name(&r)).unwrap_or_default();
+                let job = recipe
+                    .render(&variant)
+                    .map(|r| ftforge_builder::build::job_name(&r))
+                    .unwrap_or_default();
                 reporter.finished(&job, false, "failed");
                 eprintln!("{:?}", miette::Report::new(err));
             }
@@ -235,11 +267,18 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
 
 fn print_summary(reports: &[BuildReport], channel: &std::path::Path, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(reports).into_diagnostic()?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(reports).into_diagnostic()?
+        );
         return Ok(());
     }
     for report in reports {
-        let how = if report.reused { "reused".to_string() } else { format!("{:.0}s", report.duration_secs) };
+        let how = if report.reused {
+            "reused".to_string()
+        } else {
+            format!("{:.0}s", report.duration_secs)
+        };
         for output in &report.outputs {
             let tests = output.tests.iter().filter(|t| t.passed).count();
             println!(

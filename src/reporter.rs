@@ -31,8 +31,18 @@ pub struct CliReporter {
 impl CliReporter {
     pub fn new(mode: Mode) -> Self {
         let tty = std::io::stderr().is_terminal();
-        let target = if tty && mode == Mode::Human { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        Self { mode, multi: MultiProgress::with_draw_target(target), bars: Mutex::default(), tty, started: Instant::now() }
+        let target = if tty && mode == Mode::Human {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            mode,
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::default(),
+            tty,
+            started: Instant::now(),
+        }
     }
 
     fn bar(&self, job: &str) -> ProgressBar {
@@ -41,8 +51,10 @@ impl CliReporter {
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
-                        .expect("static template"),
+                    ProgressStyle::with_template(
+                        "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                    )
+                    .expect("static template"),
                 );
                 bar.set_prefix(job.to_string());
                 bar.enable_steady_tick(Duration::from_millis(120));
@@ -74,7 +86,10 @@ impl Reporter for CliReporter {
     fn note(&self, job: &str, message: &str) {
         match self.mode {
             Mode::Json => self.event("note", job, serde_json::json!({"message": message})),
-            _ => self.line(&format!("{} {job}: {message}", console::style("note").yellow().bold())),
+            _ => self.line(&format!(
+                "{} {job}: {message}",
+                console::style("note").yellow().bold()
+            )),
         }
     }
 
@@ -91,8 +106,10 @@ impl Reporter for CliReporter {
                 }
                 if step != Step::Fetch {
                     bar.set_style(
-                        ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
-                            .expect("static template"),
+                        ProgressStyle::with_template(
+                            "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                        )
+                        .expect("static template"),
                     );
                     bar.set_length(0);
                 }
@@ -125,7 +142,12 @@ impl Reporter for CliReporter {
         if self.mode != Mode::Human || !self.tty {
             return;
         }
-        let step = self.bars.lock().expect("reporter lock").get(job).and_then(|b| b.1);
+        let step = self
+            .bars
+            .lock()
+            .expect("reporter lock")
+            .get(job)
+            .and_then(|b| b.1);
         let bar = self.bar(job);
         let short: String = line.chars().take(120).collect();
         match step {
@@ -136,13 +158,21 @@ impl Reporter for CliReporter {
 
     fn finished(&self, job: &str, ok: bool, summary: &str) {
         match self.mode {
-            Mode::Json => self.event("finished", job, serde_json::json!({"ok": ok, "summary": summary})),
+            Mode::Json => self.event(
+                "finished",
+                job,
+                serde_json::json!({"ok": ok, "summary": summary}),
+            ),
             Mode::Quiet if ok => {}
             _ => {
                 if let Some((bar, _)) = self.bars.lock().expect("reporter lock").remove(job) {
                     bar.finish_and_clear();
                 }
-                let mark = if ok { console::style("✓").green().bold() } else { console::style("✗").red().bold() };
+                let mark = if ok {
+                    console::style("✓").green().bold()
+                } else {
+                    console::style("✗").red().bold()
+                };
                 self.line(&format!("{mark} {job} {}", console::style(summary).dim()));
             }
         }

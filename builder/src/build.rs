@@ -27,24 +27,55 @@ pub enum BuildError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Recipe(#[from] RecipeError),
-    #[error("{job}: {source}")]
-    Source { job: String, #[source] source: SourceError },
-    #[error("{job}: {0}", .source)]
-    Script { job: String, #[source] source: CommandFailed },
-    #[error("{job}: {source}")]
-    Package { job: String, #[source] source: PackageError },
+    #[error("{job}: cannot prepare the sources")]
+    Source {
+        job: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error("{job}: the build failed")]
+    Script {
+        job: String,
+        #[source]
+        source: CommandFailed,
+    },
+    #[error("{job}: cannot write the package")]
+    Package {
+        job: String,
+        #[source]
+        source: PackageError,
+    },
     #[error("{job}: cannot install {output} for testing: {message}")]
-    TestInstall { job: String, output: String, message: String },
+    TestInstall {
+        job: String,
+        output: String,
+        message: String,
+    },
     #[error("{job}: {output} failed its tests (log: {}):\n{}", log.display(), failures.join("\n"))]
-    #[diagnostic(help("the package was not published; the test log has every command and its output"))]
-    Tests { job: String, output: String, failures: Vec<String>, log: PathBuf },
-    #[error("{job}: {source}")]
-    Channel { job: String, #[source] source: ftforge_channels::ChannelError },
+    #[diagnostic(help(
+        "the package was not published; the test log has every command and its output"
+    ))]
+    Tests {
+        job: String,
+        output: String,
+        failures: Vec<String>,
+        log: PathBuf,
+    },
+    #[error("{job}: cannot publish")]
+    Channel {
+        job: String,
+        #[source]
+        source: ftforge_channels::ChannelError,
+    },
     #[error("{job}: the work directory {} is too long for a {PLACEHOLDER_LEN}-character placeholder prefix", path.display())]
     #[diagnostic(help("pass a shorter --work-dir"))]
     WorkDirTooLong { job: String, path: PathBuf },
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where a build reads and writes.
@@ -96,7 +127,9 @@ pub struct OutputReport {
 /// A short human name for a build job: `python 3.14.7 cp314t`.
 pub fn job_name(rendered: &RenderedRecipe) -> String {
     let first = rendered.outputs.first();
-    let name = first.map(|o| format!("{} {}", o.name, o.version)).unwrap_or_default();
+    let name = first
+        .map(|o| format!("{} {}", o.name, o.version))
+        .unwrap_or_default();
     match variant_abi(&rendered.variant) {
         Some(abi) => format!("{name} {abi}"),
         None => name,
@@ -114,8 +147,16 @@ pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe) -> String {
     let mut hasher = Sha256::new();
     hasher.update(BUILD_LOGIC_VERSION.as_bytes());
     hasher.update(rendered.rendered.to_string().as_bytes());
-    hasher.update(serde_json::to_string(&rendered.variant).unwrap_or_default().as_bytes());
-    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir).into_iter().flatten().filter_map(|e| e.ok()).collect();
+    hasher.update(
+        serde_json::to_string(&rendered.variant)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .collect();
     files.sort_by_key(|e| e.file_name());
     for entry in files {
         if let Ok(bytes) = std::fs::read(entry.path()) {
@@ -141,7 +182,11 @@ fn placeholder_prefix(work: &Path) -> Option<PathBuf> {
 }
 
 fn report_path(channel: &Channel, key: &str) -> PathBuf {
-    channel.root.join("ftforge").join("builds").join(format!("{key}.json"))
+    channel
+        .root
+        .join("ftforge")
+        .join("builds")
+        .join(format!("{key}.json"))
 }
 
 /// Reads the stored report of an earlier identical build whose packages are all still
@@ -149,7 +194,10 @@ fn report_path(channel: &Channel, key: &str) -> PathBuf {
 fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     let text = std::fs::read_to_string(report_path(channel, key)).ok()?;
     let report: BuildReport = serde_json::from_str(&text).ok()?;
-    let all_there = report.outputs.iter().all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
+    let all_there = report
+        .outputs
+        .iter()
+        .all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
     all_there.then_some(report)
 }
 
@@ -172,46 +220,92 @@ pub async fn build_variant(
         }
     }
     let outputs: Vec<&RenderedOutput> = rendered.outputs.iter().filter(|o| !o.skipped).collect();
-    let first = outputs.first().map(|o| o.dist_name()).unwrap_or_else(|| "empty".into());
+    let first = outputs
+        .first()
+        .map(|o| o.dist_name())
+        .unwrap_or_else(|| "empty".into());
     let work = settings.work_root.join(&first);
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| BuildError::Io { action, path, source }
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
     };
     if work.exists() {
         std::fs::remove_dir_all(&work).map_err(io("clear", &work))?;
     }
     std::fs::create_dir_all(&work).map_err(io("create", &work))?;
     let work = work.canonicalize().map_err(io("resolve", &work))?;
-    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong { job: job.clone(), path: work.clone() })?;
+    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong {
+        job: job.clone(),
+        path: work.clone(),
+    })?;
     std::fs::create_dir_all(&prefix).map_err(io("create", &prefix))?;
     let src = work.join("src");
     let logs = work.join("logs");
 
-    prepare_sources(&recipe.dir, &rendered.sources, &src, &settings.sources, &settings.client, &job, reporter)
-        .await
-        .map_err(|source| BuildError::Source { job: job.clone(), source })?;
+    prepare_sources(
+        &recipe.dir,
+        &rendered.sources,
+        &src,
+        &settings.sources,
+        &settings.client,
+        &job,
+        reporter,
+    )
+    .await
+    .map_err(|source| BuildError::Source {
+        job: job.clone(),
+        source,
+    })?;
 
     // Run each output's script; the files it adds to the prefix are that output's.
     let single = rendered.outputs.len() == 1;
     let mut files_of: Vec<Vec<PathBuf>> = Vec::new();
     for output in &outputs {
         let script = output.script.clone().or_else(|| {
-            (single && recipe.dir.join("build.sh").is_file()).then(|| Script::Line("build.sh".into()))
+            (single && recipe.dir.join("build.sh").is_file())
+                .then(|| Script::Line("build.sh".into()))
         });
         let Some(script) = script else {
             files_of.push(Vec::new());
             continue;
         };
         let before = snapshot(&prefix);
-        let cmd = script_command(&script, recipe, output, &rendered.variant, &prefix, &src, &work, settings)
-            .map_err(io("write the build script in", &work))?;
-        reporter.step(&job, Step::Configure);
-        run_logged(cmd, &format!("build script of {}", output.name), &logs.join(format!("build-{}.log", output.name)), &job, reporter, true)
-            .await
-            .map_err(|source| BuildError::Script { job: job.clone(), source })?;
+        let cmd = script_command(
+            &script,
+            recipe,
+            output,
+            &rendered.variant,
+            &prefix,
+            &src,
+            &work,
+            settings,
+        )
+        .map_err(io("write the build script in", &work))?;
+        run_logged(
+            cmd,
+            &format!("build script of {}", output.name),
+            &logs.join(format!("build-{}.log", output.name)),
+            &job,
+            reporter,
+            true,
+        )
+        .await
+        .map_err(|source| BuildError::Script {
+            job: job.clone(),
+            source,
+        })?;
         let after = snapshot(&prefix);
-        files_of.push(after.keys().filter(|p| !before.contains_key(*p)).cloned().collect());
+        files_of.push(
+            after
+                .keys()
+                .filter(|p| !before.contains_key(*p))
+                .cloned()
+                .collect(),
+        );
     }
 
     reporter.step(&job, Step::Package);
@@ -230,7 +324,10 @@ pub async fn build_variant(
             rendered_recipe: &rendered.rendered,
             extra_about: serde_json::json!({"extra": {"ftforge_build_key": key, "variant": rendered.variant}}),
         };
-        let path = write_package(&input, &pkgs).map_err(|source| BuildError::Package { job: job.clone(), source })?;
+        let path = write_package(&input, &pkgs).map_err(|source| BuildError::Package {
+            job: job.clone(),
+            source,
+        })?;
         packages.push(path);
     }
 
@@ -239,7 +336,11 @@ pub async fn build_variant(
         .iter()
         .map(|p| testing::local_record(p))
         .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::TestInstall { job: job.clone(), output: first.clone(), message })?;
+        .map_err(|message| BuildError::TestInstall {
+            job: job.clone(),
+            output: first.clone(),
+            message,
+        })?;
     let mut reports = Vec::new();
     for ((output, files), record) in outputs.iter().zip(&files_of).zip(&records) {
         let test_env = testing::test_prefix(&work, &output.name);
@@ -248,10 +349,20 @@ pub async fn build_variant(
         let mut tests = Vec::new();
         let mut interpreter = None;
         if !output.tests.is_empty() || is_interpreter {
-            testing::install(&test_env, testing::closure(record, &records), &settings.package_cache.clone())
-                .await
-                .map_err(|message| BuildError::TestInstall { job: job.clone(), output: output.name.clone(), message })?;
-            tests = testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter).await;
+            testing::install(
+                &test_env,
+                testing::closure(record, &records),
+                &settings.package_cache.clone(),
+            )
+            .await
+            .map_err(|message| BuildError::TestInstall {
+                job: job.clone(),
+                output: output.name.clone(),
+                message,
+            })?;
+            tests =
+                testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter)
+                    .await;
             if let (true, Some(abi)) = (is_interpreter, variant_abi(&rendered.variant)) {
                 match testing::probe_interpreter(&abi, &test_env).await {
                     Ok((facts, problems)) => {
@@ -262,7 +373,11 @@ pub async fn build_variant(
                         });
                         interpreter = Some(facts);
                     }
-                    Err(message) => tests.push(TestOutcome { name: "interpreter facts".into(), passed: false, detail: Some(message) }),
+                    Err(message) => tests.push(TestOutcome {
+                        name: "interpreter facts".into(),
+                        passed: false,
+                        detail: Some(message),
+                    }),
                 }
             }
             let failures: Vec<String> = tests
@@ -271,7 +386,12 @@ pub async fn build_variant(
                 .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
                 .collect();
             if !failures.is_empty() {
-                return Err(BuildError::Tests { job: job.clone(), output: output.name.clone(), failures, log });
+                return Err(BuildError::Tests {
+                    job: job.clone(),
+                    output: output.name.clone(),
+                    failures,
+                    log,
+                });
             }
         }
         reports.push(OutputReport {
@@ -289,8 +409,14 @@ pub async fn build_variant(
     }
 
     reporter.step(&job, Step::Publish);
-    let channel_err = |source| BuildError::Channel { job: job.clone(), source };
-    settings.channel.publish(&packages, true).map_err(channel_err)?;
+    let channel_err = |source| BuildError::Channel {
+        job: job.clone(),
+        source,
+    };
+    settings
+        .channel
+        .publish(&packages, true)
+        .map_err(channel_err)?;
     let report = BuildReport {
         job: job.clone(),
         recipe: recipe.dir.clone(),
@@ -310,7 +436,11 @@ pub async fn build_variant(
     ftforge_channels::layout::write_atomically(&path, &json).map_err(channel_err)?;
     // The build prefix is large and only needed while building.
     let _ = std::fs::remove_dir_all(&prefix);
-    reporter.finished(&job, true, &format!("built in {:.0}s", report.duration_secs));
+    reporter.finished(
+        &job,
+        true,
+        &format!("built in {:.0}s", report.duration_secs),
+    );
     Ok(report)
 }
 
@@ -328,7 +458,11 @@ fn script_command(
     let (lines, file, env) = match script {
         Script::Line(line) => (vec![line.clone()], None, Default::default()),
         Script::Lines(lines) => (lines.clone(), None, Default::default()),
-        Script::Detailed(d) => (d.content.clone().unwrap_or_default(), d.file.clone(), d.env.clone()),
+        Script::Detailed(d) => (
+            d.content.clone().unwrap_or_default(),
+            d.file.clone(),
+            d.env.clone(),
+        ),
     };
     let file = file.or_else(|| match lines.as_slice() {
         [one] if one.ends_with(".sh") && recipe.dir.join(one).is_file() => Some(one.clone()),
@@ -336,7 +470,11 @@ fn script_command(
     });
     let script_path = match file {
         Some(f) => {
-            let name = if f.ends_with(".sh") { f } else { format!("{f}.sh") };
+            let name = if f.ends_with(".sh") {
+                f
+            } else {
+                format!("{f}.sh")
+            };
             recipe.dir.join(name)
         }
         None => {
@@ -384,7 +522,9 @@ mod tests {
     fn placeholder_is_exactly_255_characters() {
         let p = placeholder_prefix(Path::new("/tmp/work/python-3.14.7-h1234567_0_cp314t")).unwrap();
         assert_eq!(p.to_string_lossy().len(), PLACEHOLDER_LEN);
-        assert!(p.to_string_lossy().starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
+        assert!(p
+            .to_string_lossy()
+            .starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
         assert!(placeholder_prefix(&PathBuf::from("/".repeat(250))).is_none());
     }
 }

@@ -13,7 +13,10 @@ pub fn resolve(url: &str) -> Result<Vec<String>, MirrorError> {
         return Ok(vec![url.to_string()]);
     };
     let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let env_key = format!("FTFORGE_MIRROR_{}", name.to_ascii_uppercase().replace('-', "_"));
+    let env_key = format!(
+        "FTFORGE_MIRROR_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
     if let Ok(base) = std::env::var(&env_key) {
         return Ok(base.split_whitespace().map(|b| join(b, path)).collect());
     }
@@ -22,7 +25,10 @@ pub fn resolve(url: &str) -> Result<Vec<String>, MirrorError> {
         _ => Vec::new(),
     };
     if bases.is_empty() {
-        return Err(MirrorError { name: name.to_string(), env_key });
+        return Err(MirrorError {
+            name: name.to_string(),
+            env_key,
+        });
     }
     Ok(bases.iter().map(|b| join(b, path)).collect())
 }
@@ -35,7 +41,11 @@ pub struct MirrorError {
 }
 
 fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Debian archive base URLs (ending in `/debian`) from apt's configuration under `etc_apt`.
@@ -48,9 +58,15 @@ pub fn debian_archives(etc_apt: &Path) -> Vec<String> {
     }
     let mut uris = Vec::new();
     for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
         let deb822 = file.extension().is_some_and(|e| e == "sources");
-        uris.extend(if deb822 { deb822_uris(&text) } else { one_line_uris(&text) });
+        uris.extend(if deb822 {
+            deb822_uris(&text)
+        } else {
+            one_line_uris(&text)
+        });
     }
     let mut out: Vec<String> = Vec::new();
     for uri in uris {
@@ -69,7 +85,11 @@ fn one_line_uris(text: &str) -> Vec<String> {
         .filter(|l| l.starts_with("deb ") || l.starts_with("deb-src "))
         .filter_map(|l| {
             let rest = l.split_once(' ')?.1.trim_start();
-            let rest = if rest.starts_with('[') { rest.split_once(']')?.1 } else { rest };
+            let rest = if rest.starts_with('[') {
+                rest.split_once(']')?.1
+            } else {
+                rest
+            };
             rest.split_whitespace().next().map(String::from)
         })
         .collect()
@@ -103,13 +123,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             debian_archives(dir.path()),
-            vec!["http://one.example/debian".to_string(), "http://two.example/debian".to_string()]
+            vec![
+                "http://one.example/debian".to_string(),
+                "http://two.example/debian".to_string()
+            ]
         );
     }
 
     #[test]
     fn plain_urls_pass_through_and_unknown_mirrors_explain() {
-        assert_eq!(resolve("https://x.example/a.tar.gz").unwrap(), vec!["https://x.example/a.tar.gz"]);
+        assert_eq!(
+            resolve("https://x.example/a.tar.gz").unwrap(),
+            vec!["https://x.example/a.tar.gz"]
+        );
         let err = resolve("mirror://nowhere-known/a").unwrap_err();
         assert!(err.to_string().contains("FTFORGE_MIRROR_NOWHERE_KNOWN"));
     }

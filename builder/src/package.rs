@@ -13,14 +13,22 @@ use crate::recipe::{target_platform, RenderedOutput, RunExports};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackageError {
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the generated index.json of {name} is invalid: {message}")]
     BadIndex { name: String, message: String },
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + use<> {
     let path = path.to_path_buf();
-    move |source| PackageError::Io { action, path, source }
+    move |source| PackageError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// One file of a package as `info/paths.json` describes it.
@@ -47,15 +55,26 @@ pub fn describe_file(prefix: &Path, rel: &Path) -> Result<PathEntry, PackageErro
     let meta = std::fs::symlink_metadata(&full).map_err(io("read", &full))?;
     let path = rel.to_string_lossy().replace('\\', "/");
     if meta.file_type().is_symlink() {
-        return Ok(PathEntry { path, path_type: "softlink", sha256: None, size_in_bytes: None, prefix_placeholder: None, file_mode: None });
+        return Ok(PathEntry {
+            path,
+            path_type: "softlink",
+            sha256: None,
+            size_in_bytes: None,
+            prefix_placeholder: None,
+            file_mode: None,
+        });
     }
     let bytes = std::fs::read(&full).map_err(io("read", &full))?;
     let sha = hex::encode(Sha256::digest(&bytes));
     let placeholder = prefix.to_string_lossy();
-    let embeds_prefix = !path.ends_with(".pyc") && memchr::memmem::find(&bytes, placeholder.as_bytes()).is_some();
+    let embeds_prefix =
+        !path.ends_with(".pyc") && memchr::memmem::find(&bytes, placeholder.as_bytes()).is_some();
     let (prefix_placeholder, file_mode) = if embeds_prefix {
         let binary = memchr::memchr(0, &bytes).is_some();
-        (Some(placeholder.to_string()), Some(if binary { "binary" } else { "text" }))
+        (
+            Some(placeholder.to_string()),
+            Some(if binary { "binary" } else { "text" }),
+        )
     } else {
         (None, None)
     };
@@ -120,15 +139,26 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
 
     let index = index_json(input)?;
     write_json("index.json", &index)?;
-    write_json("paths.json", &serde_json::json!({"paths": entries, "paths_version": 1}))?;
+    write_json(
+        "paths.json",
+        &serde_json::json!({"paths": entries, "paths_version": 1}),
+    )?;
     let mut about = serde_json::to_value(&output.about).unwrap_or_default();
-    if let (Some(obj), serde_json::Value::Object(extra)) = (about.as_object_mut(), &input.extra_about) {
+    if let (Some(obj), serde_json::Value::Object(extra)) =
+        (about.as_object_mut(), &input.extra_about)
+    {
         obj.extend(extra.clone());
     }
     write_json("about.json", &about)?;
-    write_json("hash_input.json", &serde_json::to_value(&output.hash_input).unwrap_or_default())?;
+    write_json(
+        "hash_input.json",
+        &serde_json::to_value(&output.hash_input).unwrap_or_default(),
+    )?;
     if !input.run_exports.is_empty() {
-        write_json("run_exports.json", &serde_json::to_value(input.run_exports).unwrap_or_default())?;
+        write_json(
+            "run_exports.json",
+            &serde_json::to_value(input.run_exports).unwrap_or_default(),
+        )?;
     }
     write_json("recipe/rendered_recipe.json", input.rendered_recipe)?;
     // The recipe as written: recipe.yaml and the small files next to it.
@@ -160,7 +190,11 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
         None,
     )
     .map_err(io("write", &out_path))?;
-    tmp.persist(&out_path).map_err(|e| PackageError::Io { action: "write", path: out_path.clone(), source: e.error })?;
+    ftforge_channels::layout::persist_readable(tmp, &out_path).map_err(|e| PackageError::Io {
+        action: "write",
+        path: out_path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(out_path)
 }
 
@@ -200,13 +234,19 @@ fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageErro
         }
     }
     if !output.track_features.is_empty() {
-        obj.insert("track_features".into(), output.track_features.join(" ").into());
+        obj.insert(
+            "track_features".into(),
+            output.track_features.join(" ").into(),
+        );
     }
     if let Some(sp) = &output.site_packages_path {
         obj.insert("python_site_packages_path".into(), sp.clone().into());
     }
     let text = index.to_string();
-    IndexJson::from_str(&text).map_err(|e| PackageError::BadIndex { name: output.name.clone(), message: e.to_string() })?;
+    IndexJson::from_str(&text).map_err(|e| PackageError::BadIndex {
+        name: output.name.clone(),
+        message: e.to_string(),
+    })?;
     Ok(index)
 }
 
@@ -217,7 +257,12 @@ pub fn snapshot(prefix: &Path) -> BTreeMap<PathBuf, ()> {
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| !e.file_type().is_dir())
-        .filter_map(|e| e.path().strip_prefix(prefix).ok().map(|p| (p.to_path_buf(), ())))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(prefix)
+                .ok()
+                .map(|p| (p.to_path_buf(), ()))
+        })
         .collect()
 }
 
@@ -232,13 +277,30 @@ mod tests {
         std::fs::create_dir_all(prefix.join("bin")).unwrap();
         let p = prefix.to_string_lossy().to_string();
         std::fs::write(prefix.join("bin/script"), format!("#!{p}/bin/python\n")).unwrap();
-        std::fs::write(prefix.join("bin/lib.so"), [b"\x7fELF\0".as_slice(), p.as_bytes(), b"/lib\0"].concat()).unwrap();
+        std::fs::write(
+            prefix.join("bin/lib.so"),
+            [b"\x7fELF\0".as_slice(), p.as_bytes(), b"/lib\0"].concat(),
+        )
+        .unwrap();
         std::fs::write(prefix.join("bin/x.pyc"), p.as_bytes()).unwrap();
         std::fs::write(prefix.join("bin/plain"), b"nothing").unwrap();
         let text = describe_file(&prefix, Path::new("bin/script")).unwrap();
-        assert_eq!((text.file_mode, text.prefix_placeholder.as_deref()), (Some("text"), Some(p.as_str())));
-        assert_eq!(describe_file(&prefix, Path::new("bin/lib.so")).unwrap().file_mode, Some("binary"));
-        assert_eq!(describe_file(&prefix, Path::new("bin/x.pyc")).unwrap().file_mode, None);
+        assert_eq!(
+            (text.file_mode, text.prefix_placeholder.as_deref()),
+            (Some("text"), Some(p.as_str()))
+        );
+        assert_eq!(
+            describe_file(&prefix, Path::new("bin/lib.so"))
+                .unwrap()
+                .file_mode,
+            Some("binary")
+        );
+        assert_eq!(
+            describe_file(&prefix, Path::new("bin/x.pyc"))
+                .unwrap()
+                .file_mode,
+            None
+        );
         let plain = describe_file(&prefix, Path::new("bin/plain")).unwrap();
         assert_eq!(plain.file_mode, None);
         assert_eq!(plain.size_in_bytes, Some(7));

@@ -24,16 +24,24 @@ pub enum VariantKind {
 impl VariantFilter {
     pub fn accepts(&self, variant: &Variant) -> bool {
         if let Some(kind) = self.kind {
-            if variant.get("is_freethreading").is_some() && variant.is_true("is_freethreading") != (kind == VariantKind::Freethreading) {
+            if variant.get("is_freethreading").is_some()
+                && variant.is_true("is_freethreading") != (kind == VariantKind::Freethreading)
+            {
                 return false;
             }
         }
         if !self.python.is_empty() {
             if let Some(spec) = variant.get_str("python") {
-                let version = spec.split_whitespace().next().unwrap_or_default().trim_end_matches(".*");
+                let version = spec
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(".*");
                 let matches = |want: &String| {
                     version == want.as_str()
-                        || version.strip_prefix(want.as_str()).is_some_and(|rest| rest.starts_with('.'))
+                        || version
+                            .strip_prefix(want.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
                 };
                 if !self.python.iter().any(matches) {
                     return false;
@@ -67,7 +75,10 @@ pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
             ));
         }
     }
-    let mut recipes = dirs.iter().map(|d| Recipe::load(d)).collect::<Result<Vec<_>, _>>()?;
+    let mut recipes = dirs
+        .iter()
+        .map(|d| Recipe::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
     recipes.sort_by_key(|r| (!produces_python(&r.dir), r.dir.clone()));
     Ok(recipes)
 }
@@ -93,7 +104,10 @@ mod tests {
 
     #[test]
     fn filters_by_kind_and_version_prefix() {
-        let f = VariantFilter { kind: Some(VariantKind::Freethreading), python: vec!["3.14".into()] };
+        let f = VariantFilter {
+            kind: Some(VariantKind::Freethreading),
+            python: vec!["3.14".into()],
+        };
         assert!(f.accepts(&v("3.14.7", true)));
         assert!(f.accepts(&v("3.14.* *_cp314t", true)));
         assert!(!f.accepts(&v("3.14.7", false)));

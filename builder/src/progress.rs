@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// A phase of one build job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// Steps are ordered as a build goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     Fetch,

@@ -25,11 +25,19 @@ pub struct CommandFailed {
 /// Guesses the phase of an autotools/make build from one output line.
 pub fn detect_step(line: &str) -> Option<Step> {
     let l = line.trim_start();
-    if l.starts_with("checking ") || l.starts_with("configure:") || l.starts_with("config.status:") {
+    if l.starts_with("checking ") || l.starts_with("configure:") || l.starts_with("config.status:")
+    {
         Some(Step::Configure)
-    } else if l.starts_with("gcc ") || l.starts_with("cc ") || l.starts_with("g++ ") || l.starts_with("clang ") {
+    } else if l.starts_with("gcc ")
+        || l.starts_with("cc ")
+        || l.starts_with("g++ ")
+        || l.starts_with("clang ")
+    {
         Some(Step::Compile)
-    } else if l.starts_with("/usr/bin/install ") || l.starts_with("Creating directory") || l.starts_with("Installing ") {
+    } else if l.starts_with("/usr/bin/install ")
+        || l.starts_with("Creating directory")
+        || l.starts_with("Installing ")
+    {
         Some(Step::Install)
     } else {
         None
@@ -45,7 +53,12 @@ pub async fn run_logged(
     reporter: &dyn Reporter,
     track_steps: bool,
 ) -> Result<(), CommandFailed> {
-    let fail = |status: String, tail: String| CommandFailed { what: what.to_string(), status, log: log.to_path_buf(), tail };
+    let fail = |status: String, tail: String| CommandFailed {
+        what: what.to_string(),
+        status,
+        log: log.to_path_buf(),
+        tail,
+    };
     if let Some(parent) = log.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
@@ -56,12 +69,20 @@ pub async fn run_logged(
         .await
         .map_err(|e| fail(format!("cannot open log: {e}"), String::new()))?;
     let _ = log_file.write_all(format!("$ {what}\n").as_bytes()).await;
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| fail(format!("cannot start: {e}"), String::new()))?;
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| fail(format!("cannot start: {e}"), String::new()))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for stream in [Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(stderr)] {
+    for stream in [
+        Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(stderr),
+    ] {
         let tx = tx.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
@@ -74,13 +95,18 @@ pub async fn run_logged(
     }
     drop(tx);
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-    let mut step = None;
+    // A build script starts out configuring; detection moves it forward from there.
+    let mut step = track_steps.then_some(Step::Configure);
+    if let Some(s) = step {
+        reporter.step(job, s);
+    }
     while let Some(line) = rx.recv().await {
         let _ = log_file.write_all(line.as_bytes()).await;
         let _ = log_file.write_all(b"\n").await;
         if track_steps {
             if let Some(s) = detect_step(&line) {
-                if step != Some(s) {
+                // `make install` compiles a little too: phases only move forward.
+                if step.is_none_or(|current| s > current) {
                     step = Some(s);
                     reporter.step(job, s);
                 }
@@ -92,7 +118,10 @@ pub async fn run_logged(
         }
         tail.push_back(line);
     }
-    let status = child.wait().await.map_err(|e| fail(format!("cannot wait: {e}"), String::new()))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| fail(format!("cannot wait: {e}"), String::new()))?;
     let _ = log_file.flush().await;
     if status.success() {
         Ok(())
@@ -101,7 +130,10 @@ pub async fn run_logged(
             Some(code) => format!("exit code {code}"),
             None => "killed by a signal".to_string(),
         };
-        Err(fail(status, tail.into_iter().collect::<Vec<_>>().join("\n")))
+        Err(fail(
+            status,
+            tail.into_iter().collect::<Vec<_>>().join("\n"),
+        ))
     }
 }
 
@@ -112,9 +144,15 @@ mod tests {
 
     #[test]
     fn steps_from_autotools_output() {
-        assert_eq!(detect_step("checking for gcc... gcc"), Some(Step::Configure));
+        assert_eq!(
+            detect_step("checking for gcc... gcc"),
+            Some(Step::Configure)
+        );
         assert_eq!(detect_step("gcc -c -O3 x.c"), Some(Step::Compile));
-        assert_eq!(detect_step("Creating directory /p/bin"), Some(Step::Install));
+        assert_eq!(
+            detect_step("Creating directory /p/bin"),
+            Some(Step::Install)
+        );
         assert_eq!(detect_step("hello"), None);
     }
 
@@ -123,8 +161,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("logs/x.log");
         let mut cmd = tokio::process::Command::new("sh");
-        cmd.arg("-c").arg("for i in $(seq 1 40); do echo line$i; done; echo oops >&2; exit 3");
-        let err = run_logged(cmd, "the step", &log, "job", &Silent, false).await.unwrap_err();
+        cmd.arg("-c")
+            .arg("for i in $(seq 1 40); do echo line$i; done; echo oops >&2; exit 3");
+        let err = run_logged(cmd, "the step", &log, "job", &Silent, false)
+            .await
+            .unwrap_err();
         assert_eq!(err.status, "exit code 3");
         assert!(err.tail.ends_with("oops"), "{}", err.tail);
         assert!(!err.tail.contains("line10\n"));

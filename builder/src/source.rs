@@ -14,11 +14,19 @@ use crate::recipe::Source;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SourceError {
-    #[error("sha256 mismatch for {url}\n  expected (recipe): {expected}\n  actual (download): {actual}")]
+    #[error(
+        "sha256 mismatch for {url}\n  expected (recipe): {expected}\n  actual (download): {actual}"
+    )]
     #[diagnostic(help("the file was not used. If the recipe's hash is outdated, update `sha256:`; otherwise the mirror serves a different file"))]
-    HashMismatch { url: String, expected: String, actual: String },
+    HashMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
     #[error("could not fetch `{name}` from any of its URLs:\n{attempts}")]
-    #[diagnostic(help("on an offline machine, put the file in the cache with `ftforge source add FILE`"))]
+    #[diagnostic(help(
+        "on an offline machine, put the file in the cache with `ftforge source add FILE`"
+    ))]
     Unreachable { name: String, attempts: String },
     #[error("source `{url}` has no sha256; ftforge only uses downloads it can verify")]
     MissingHash { url: String },
@@ -27,7 +35,11 @@ pub enum SourceError {
     #[error(transparent)]
     Mirror(#[from] MirrorError),
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot extract {archive}: {message}")]
     Extract { archive: PathBuf, message: String },
     #[error("patch {patch} does not apply: {message}")]
@@ -36,7 +48,11 @@ pub enum SourceError {
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SourceError + use<> {
     let path = path.to_path_buf();
-    move |source| SourceError::Io { action, path, source }
+    move |source| SourceError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// Where downloads are kept, named by their sha256.
@@ -103,9 +119,14 @@ impl SourceCache {
         std::fs::create_dir_all(&self.root).map_err(io("create", &self.root))?;
         let dest = self.path_for(&sha);
         if !dest.is_file() {
-            let tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(io("create a file in", &self.root))?;
+            let tmp = tempfile::NamedTempFile::new_in(&self.root)
+                .map_err(io("create a file in", &self.root))?;
             std::fs::copy(file, tmp.path()).map_err(io("copy", file))?;
-            tmp.persist(&dest).map_err(|e| SourceError::Io { action: "write", path: dest.clone(), source: e.error })?;
+            tmp.persist(&dest).map_err(|e| SourceError::Io {
+                action: "write",
+                path: dest.clone(),
+                source: e.error,
+            })?;
         }
         Ok((sha, dest))
     }
@@ -138,10 +159,16 @@ impl SourceCache {
                 }
             };
             for candidate in candidates {
-                match self.download(&candidate, &sha256, client, job, reporter).await {
+                match self
+                    .download(&candidate, &sha256, client, job, reporter)
+                    .await
+                {
                     Ok(path) => {
                         if let Some(failed) = &first_failure {
-                            reporter.note(job, &format!("{failed} was unreachable; fetched {candidate} instead"));
+                            reporter.note(
+                                job,
+                                &format!("{failed} was unreachable; fetched {candidate} instead"),
+                            );
                         }
                         return Ok(path);
                     }
@@ -153,8 +180,15 @@ impl SourceCache {
                 }
             }
         }
-        let name = urls.first().and_then(|u| u.rsplit('/').next()).unwrap_or("source").to_string();
-        Err(SourceError::Unreachable { name, attempts: attempts.join("\n") })
+        let name = urls
+            .first()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or("source")
+            .to_string();
+        Err(SourceError::Unreachable {
+            name,
+            attempts: attempts.join("\n"),
+        })
     }
 
     async fn download(
@@ -174,13 +208,24 @@ impl SourceCache {
             let (actual, path) = self.add_file(Path::new(local))?;
             if actual != sha256 {
                 let _ = std::fs::remove_file(&path);
-                return Err(SourceError::HashMismatch { url: url.into(), expected: sha256.into(), actual });
+                return Err(SourceError::HashMismatch {
+                    url: url.into(),
+                    expected: sha256.into(),
+                    actual,
+                });
             }
             return Ok(path);
         }
-        let response = client.get(url).send().await.map_err(net)?.error_for_status().map_err(net)?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(net)?
+            .error_for_status()
+            .map_err(net)?;
         let total = response.content_length();
-        let tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(io("create a file in", &self.root))?;
+        let tmp = tempfile::NamedTempFile::new_in(&self.root)
+            .map_err(io("create a file in", &self.root))?;
         let (std_file, tmp_path) = tmp.into_parts();
         let mut file = tokio::fs::File::from_std(std_file);
         let mut hasher = Sha256::new();
@@ -189,7 +234,9 @@ impl SourceCache {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(net)?;
             hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(io("write", &tmp_path))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(io("write", &tmp_path))?;
             done += chunk.len() as u64;
             reporter.progress(job, done, total);
         }
@@ -197,10 +244,18 @@ impl SourceCache {
         drop(file);
         let actual = hex::encode(hasher.finalize());
         if actual != sha256 {
-            return Err(SourceError::HashMismatch { url: url.into(), expected: sha256.into(), actual });
+            return Err(SourceError::HashMismatch {
+                url: url.into(),
+                expected: sha256.into(),
+                actual,
+            });
         }
         let dest = self.path_for(sha256);
-        tmp_path.persist(&dest).map_err(|e| SourceError::Io { action: "write", path: dest.clone(), source: e.error })?;
+        tmp_path.persist(&dest).map_err(|e| SourceError::Io {
+            action: "write",
+            path: dest.clone(),
+            source: e.error,
+        })?;
         Ok(dest)
     }
 }
@@ -243,12 +298,20 @@ pub async fn prepare_sources(
         };
         std::fs::create_dir_all(&dest).map_err(io("create", &dest))?;
         if !source.url.is_empty() {
-            let sha = source.sha256.as_deref().ok_or_else(|| SourceError::MissingHash { url: source.url[0].clone() })?;
+            let sha = source
+                .sha256
+                .as_deref()
+                .ok_or_else(|| SourceError::MissingHash {
+                    url: source.url[0].clone(),
+                })?;
             let file = cache.fetch(&source.url, sha, client, job, reporter).await?;
-            let name = source
-                .file_name
-                .clone()
-                .unwrap_or_else(|| source.url[0].rsplit('/').next().unwrap_or("source").to_string());
+            let name = source.file_name.clone().unwrap_or_else(|| {
+                source.url[0]
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("source")
+                    .to_string()
+            });
             reporter.step(job, Step::Extract);
             if is_archive(&name) {
                 extract(&file, &name, &dest)?;
@@ -268,20 +331,35 @@ pub async fn prepare_sources(
 }
 
 fn is_archive(name: &str) -> bool {
-    [".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst", ".tar", ".zip"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
+    [
+        ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst", ".tar", ".zip",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext))
 }
 
 /// Extracts an archive into `dest`, dropping a single top-level directory.
 fn extract(archive: &Path, name: &str, dest: &Path) -> Result<(), SourceError> {
     let staging = tempfile::tempdir_in(dest).map_err(io("create a directory in", dest))?;
     let status = if name.ends_with(".zip") {
-        std::process::Command::new("unzip").arg("-q").arg(archive).arg("-d").arg(staging.path()).output()
+        std::process::Command::new("unzip")
+            .arg("-q")
+            .arg(archive)
+            .arg("-d")
+            .arg(staging.path())
+            .output()
     } else {
-        std::process::Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(staging.path()).output()
+        std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(archive)
+            .arg("-C")
+            .arg(staging.path())
+            .output()
     }
-    .map_err(|e| SourceError::Extract { archive: archive.into(), message: e.to_string() })?;
+    .map_err(|e| SourceError::Extract {
+        archive: archive.into(),
+        message: e.to_string(),
+    })?;
     if !status.status.success() {
         return Err(SourceError::Extract {
             archive: archive.into(),
@@ -292,7 +370,11 @@ fn extract(archive: &Path, name: &str, dest: &Path) -> Result<(), SourceError> {
         .map_err(io("read", staging.path()))?
         .filter_map(|e| e.ok())
         .collect();
-    let root = if entries.len() == 1 && entries[0].path().is_dir() { entries[0].path() } else { staging.path().to_path_buf() };
+    let root = if entries.len() == 1 && entries[0].path().is_dir() {
+        entries[0].path()
+    } else {
+        staging.path().to_path_buf()
+    };
     for entry in std::fs::read_dir(&root).map_err(io("read", &root))? {
         let entry = entry.map_err(io("read", &root))?;
         let target = dest.join(entry.file_name());
@@ -308,7 +390,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), SourceError> {
         return Ok(());
     }
     for entry in walkdir::WalkDir::new(from).min_depth(1) {
-        let entry = entry.map_err(|e| SourceError::Io { action: "read", path: from.into(), source: e.into() })?;
+        let entry = entry.map_err(|e| SourceError::Io {
+            action: "read",
+            path: from.into(),
+            source: e.into(),
+        })?;
         let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let target = to.join(rel);
         if entry.file_type().is_dir() {
@@ -326,7 +412,10 @@ fn apply_patch(patch: &Path, dir: &Path) -> Result<(), SourceError> {
         .arg(patch)
         .current_dir(dir)
         .output()
-        .map_err(|e| SourceError::Patch { patch: patch.into(), message: e.to_string() })?;
+        .map_err(|e| SourceError::Patch {
+            patch: patch.into(),
+            message: e.to_string(),
+        })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -351,10 +440,16 @@ mod tests {
         let cache = SourceCache::new(dir.path().join("cache"));
         let client = http_client();
         let url = format!("file://{}", file.display());
-        let got = cache.fetch(&[url.clone()], &sha, &client, "t", &Silent).await.unwrap();
+        let got = cache
+            .fetch(&[url.clone()], &sha, &client, "t", &Silent)
+            .await
+            .unwrap();
         assert_eq!(got, cache.path_for(&sha));
         let wrong = "0".repeat(64);
-        let err = cache.fetch(&[url], &wrong, &client, "t", &Silent).await.unwrap_err();
+        let err = cache
+            .fetch(&[url], &wrong, &client, "t", &Silent)
+            .await
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&wrong) && text.contains(&sha), "{text}");
         assert!(!cache.path_for(&wrong).exists());
@@ -367,7 +462,10 @@ mod tests {
         std::fs::write(&file, b"data").unwrap();
         let sha = sha256_file(&file).unwrap();
         let cache = SourceCache::new(dir.path().join("cache"));
-        let urls = vec!["http://127.0.0.1:9/b.txt".to_string(), format!("file://{}", file.display())];
+        let urls = vec![
+            "http://127.0.0.1:9/b.txt".to_string(),
+            format!("file://{}", file.display()),
+        ];
         struct Notes(std::sync::Mutex<Vec<String>>);
         impl Reporter for Notes {
             fn note(&self, _job: &str, message: &str) {
@@ -375,9 +473,15 @@ mod tests {
             }
         }
         let notes = Notes(Default::default());
-        cache.fetch(&urls, &sha, &http_client(), "t", &notes).await.unwrap();
+        cache
+            .fetch(&urls, &sha, &http_client(), "t", &notes)
+            .await
+            .unwrap();
         let notes = notes.0.into_inner().unwrap();
         assert_eq!(notes.len(), 1);
-        assert!(notes[0].contains("127.0.0.1:9") && notes[0].contains("file://"), "{notes:?}");
+        assert!(
+            notes[0].contains("127.0.0.1:9") && notes[0].contains("file://"),
+            "{notes:?}"
+        );
     }
 }

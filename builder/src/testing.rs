@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ftforge_interpreter::{relocation_problems, InterpreterFacts, PythonAbi, FACTS_SCRIPT, REQUIRED_STDLIB_MODULES};
+use ftforge_interpreter::{
+    relocation_problems, InterpreterFacts, PythonAbi, FACTS_SCRIPT, REQUIRED_STDLIB_MODULES,
+};
 use rattler_conda_types::{match_spec::Matches, MatchSpec, ParseStrictness, RepoDataRecord};
 
 use crate::progress::{Reporter, Step};
@@ -22,11 +24,15 @@ pub struct TestOutcome {
 
 /// A package file with its repodata record (a `file://` URL).
 pub fn local_record(package: &Path) -> Result<RepoDataRecord, String> {
-    let (record, filename) = ftforge_channels::publish::record_for(package).map_err(|e| e.to_string())?;
-    let url = url::Url::from_file_path(package).map_err(|_| format!("{} is not an absolute path", package.display()))?;
+    let (record, filename) =
+        ftforge_channels::publish::record_for(package).map_err(|e| e.to_string())?;
+    let url = url::Url::from_file_path(package)
+        .map_err(|_| format!("{} is not an absolute path", package.display()))?;
     Ok(RepoDataRecord {
         package_record: record,
-        identifier: filename.parse().map_err(|_| format!("bad package file name {filename}"))?,
+        identifier: filename
+            .parse()
+            .map_err(|_| format!("bad package file name {filename}"))?,
         url,
         channel: None,
     })
@@ -39,7 +45,9 @@ pub fn closure(wanted: &RepoDataRecord, available: &[RepoDataRecord]) -> Vec<Rep
     while i < out.len() {
         let depends = out[i].package_record.depends.clone();
         for dep in depends {
-            let Ok(spec) = MatchSpec::from_str(&dep, ParseStrictness::Lenient) else { continue };
+            let Ok(spec) = MatchSpec::from_str(&dep, ParseStrictness::Lenient) else {
+                continue;
+            };
             if out.iter().any(|r| spec.matches(&r.package_record)) {
                 continue;
             }
@@ -53,12 +61,19 @@ pub fn closure(wanted: &RepoDataRecord, available: &[RepoDataRecord]) -> Vec<Rep
 }
 
 /// Installs `records` into a new prefix with rattler's installer.
-pub async fn install(prefix: &Path, records: Vec<RepoDataRecord>, package_cache: &Path) -> Result<(), String> {
+pub async fn install(
+    prefix: &Path,
+    records: Vec<RepoDataRecord>,
+    package_cache: &Path,
+) -> Result<(), String> {
     if prefix.exists() {
-        std::fs::remove_dir_all(prefix).map_err(|e| format!("cannot clear {}: {e}", prefix.display()))?;
+        std::fs::remove_dir_all(prefix)
+            .map_err(|e| format!("cannot clear {}: {e}", prefix.display()))?;
     }
     rattler::install::Installer::new()
-        .with_package_cache(rattler_cache::package_cache::PackageCache::new(package_cache))
+        .with_package_cache(rattler_cache::package_cache::PackageCache::new(
+            package_cache,
+        ))
         .install(prefix, records)
         .await
         .map(|_| ())
@@ -94,19 +109,43 @@ pub async fn run_recipe_tests(
             let file = work.join(format!("test_script_{i}.sh"));
             let body = format!("set -euo pipefail\n{}\n", lines.join("\n"));
             let result = match std::fs::write(&file, body) {
-                Ok(()) => run_in_prefix(prefix, "bash", &[file.to_string_lossy().as_ref()], log, job, reporter).await,
-                Err(e) => Err(CommandFailed { what: "write test script".into(), status: e.to_string(), log: log.into(), tail: String::new() }),
+                Ok(()) => {
+                    run_in_prefix(
+                        prefix,
+                        "bash",
+                        &[file.to_string_lossy().as_ref()],
+                        log,
+                        job,
+                        reporter,
+                    )
+                    .await
+                }
+                Err(e) => Err(CommandFailed {
+                    what: "write test script".into(),
+                    status: e.to_string(),
+                    log: log.into(),
+                    tail: String::new(),
+                }),
             };
             outcomes.push(outcome(format!("script #{}", i + 1), result));
         }
         if let Some(python) = &test.python {
             for module in &python.imports {
                 let code = format!("import {module}");
-                let result = run_in_prefix(prefix, "python", &["-c", &code], log, job, reporter).await;
+                let result =
+                    run_in_prefix(prefix, "python", &["-c", &code], log, job, reporter).await;
                 outcomes.push(outcome(format!("import {module}"), result));
             }
             if python.pip_check.unwrap_or(true) {
-                let result = run_in_prefix(prefix, "python", &["-m", "pip", "check"], log, job, reporter).await;
+                let result = run_in_prefix(
+                    prefix,
+                    "python",
+                    &["-m", "pip", "check"],
+                    log,
+                    job,
+                    reporter,
+                )
+                .await;
                 outcomes.push(outcome("pip check".into(), result));
             }
         }
@@ -116,8 +155,16 @@ pub async fn run_recipe_tests(
 
 fn outcome(name: String, result: Result<(), CommandFailed>) -> TestOutcome {
     match result {
-        Ok(()) => TestOutcome { name, passed: true, detail: None },
-        Err(e) => TestOutcome { name, passed: false, detail: Some(format!("{} ({})\n{}", e.what, e.status, e.tail)) },
+        Ok(()) => TestOutcome {
+            name,
+            passed: true,
+            detail: None,
+        },
+        Err(e) => TestOutcome {
+            name,
+            passed: false,
+            detail: Some(format!("{} ({})\n{}", e.what, e.status, e.tail)),
+        },
     }
 }
 
@@ -133,7 +180,15 @@ async fn run_in_prefix(
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
     activate(&mut cmd, prefix);
-    run_logged(cmd, &format!("{program} {}", args.join(" ")), log, job, reporter, false).await
+    run_logged(
+        cmd,
+        &format!("{program} {}", args.join(" ")),
+        log,
+        job,
+        reporter,
+        false,
+    )
+    .await
 }
 
 /// Sets PATH, PREFIX and CONDA_PREFIX for a command run inside `prefix`.
@@ -148,12 +203,21 @@ pub fn activate(cmd: &mut tokio::process::Command, prefix: &Path) {
 }
 
 /// Runs the interpreter facts probe in `prefix` and returns the facts and every problem.
-pub async fn probe_interpreter(abi: &PythonAbi, prefix: &Path) -> Result<(InterpreterFacts, Vec<String>), String> {
+pub async fn probe_interpreter(
+    abi: &PythonAbi,
+    prefix: &Path,
+) -> Result<(InterpreterFacts, Vec<String>), String> {
     let python = prefix.join(abi.executable());
     let mut cmd = tokio::process::Command::new(&python);
-    cmd.arg("-I").arg("-c").arg(FACTS_SCRIPT).args(REQUIRED_STDLIB_MODULES);
+    cmd.arg("-I")
+        .arg("-c")
+        .arg(FACTS_SCRIPT)
+        .args(REQUIRED_STDLIB_MODULES);
     activate(&mut cmd, prefix);
-    let out = cmd.output().await.map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let facts = InterpreterFacts::parse(&stdout).map_err(|e| {
         format!(

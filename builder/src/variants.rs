@@ -11,11 +11,24 @@ use marked_yaml::Node;
 use crate::recipe::{RecipeError, SourceFile};
 
 /// One combination of variant values (sorted by key).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Variant(pub BTreeMap<String, VariantValue>);
 
 /// Variant values are strings or booleans (`is_freethreading: [true, false]`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum VariantValue {
     Bool(bool),
@@ -47,7 +60,11 @@ impl Variant {
 
     /// `python=3.14.7, is_freethreading=true`.
     pub fn describe(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -64,7 +81,10 @@ impl VariantConfig {
     /// directory (shared, like `recipes/variants.yaml`), then its own.
     pub fn discover(recipe_dir: &Path) -> Result<Self, RecipeError> {
         let mut config = VariantConfig::default();
-        let candidates = [recipe_dir.parent().map(|p| p.join("variants.yaml")), Some(recipe_dir.join("variants.yaml"))];
+        let candidates = [
+            recipe_dir.parent().map(|p| p.join("variants.yaml")),
+            Some(recipe_dir.join("variants.yaml")),
+        ];
         for path in candidates.into_iter().flatten() {
             if path.is_file() {
                 config.merge(Self::load(&path)?);
@@ -77,9 +97,15 @@ impl VariantConfig {
         let file = SourceFile::read(path).map_err(|e| io_error(path, e))?;
         let root = parse_yaml(&file)?;
         let Some(map) = root.as_mapping() else {
-            return Err(file.error(Some(root.span()), "a variants file is a mapping of keys to lists of values"));
+            return Err(file.error(
+                Some(root.span()),
+                "a variants file is a mapping of keys to lists of values",
+            ));
         };
-        let mut config = VariantConfig { files: vec![path.to_path_buf()], ..Default::default() };
+        let mut config = VariantConfig {
+            files: vec![path.to_path_buf()],
+            ..Default::default()
+        };
         for (key, value) in map.iter() {
             let key_name = key.as_str().to_string();
             if key_name == "zip_keys" {
@@ -91,13 +117,20 @@ impl VariantConfig {
             }
             let Some(seq) = value.as_sequence() else {
                 return Err(file
-                    .error(Some(value.span()), format!("`{key_name}` must be a list of values"))
-                    .with_help(format!("write `{key_name}: [\"value\"]` even for one value")));
+                    .error(
+                        Some(value.span()),
+                        format!("`{key_name}` must be a list of values"),
+                    )
+                    .with_help(format!(
+                        "write `{key_name}: [\"value\"]` even for one value"
+                    )));
             };
             let mut values = Vec::new();
             for item in seq.iter() {
                 let Some(scalar) = item.as_scalar() else {
-                    return Err(file.error(Some(item.span()), "variant values are strings or booleans"));
+                    return Err(
+                        file.error(Some(item.span()), "variant values are strings or booleans")
+                    );
                 };
                 let text = scalar.as_str();
                 values.push(match (scalar.may_coerce(), text) {
@@ -109,11 +142,20 @@ impl VariantConfig {
             config.keys.insert(key_name, values);
         }
         for group in &config.zip_keys {
-            let lengths: Vec<_> = group.iter().filter_map(|k| config.keys.get(k).map(|v| (k, v.len()))).collect();
+            let lengths: Vec<_> = group
+                .iter()
+                .filter_map(|k| config.keys.get(k).map(|v| (k, v.len())))
+                .collect();
             if lengths.windows(2).any(|w| w[0].1 != w[1].1) {
-                let detail: Vec<_> = lengths.iter().map(|(k, n)| format!("{k} has {n}")).collect();
+                let detail: Vec<_> = lengths
+                    .iter()
+                    .map(|(k, n)| format!("{k} has {n}"))
+                    .collect();
                 return Err(file
-                    .error(map.get_node("zip_keys").map(|n| n.span()), "zipped keys must have the same number of values")
+                    .error(
+                        map.get_node("zip_keys").map(|n| n.span()),
+                        "zipped keys must have the same number of values",
+                    )
                     .with_help(detail.join(", ")));
             }
         }
@@ -171,14 +213,24 @@ impl VariantConfig {
 
 fn parse_zip_keys(file: &SourceFile, node: &Node) -> Result<Vec<Vec<String>>, RecipeError> {
     let bad = || {
-        file.error(Some(node.span()), "`zip_keys` is a list of lists of key names")
-            .with_help("for example `zip_keys: [[python, is_freethreading]]`")
+        file.error(
+            Some(node.span()),
+            "`zip_keys` is a list of lists of key names",
+        )
+        .with_help("for example `zip_keys: [[python, is_freethreading]]`")
     };
     let seq = node.as_sequence().ok_or_else(bad)?;
     seq.iter()
         .map(|group| {
             let inner = group.as_sequence().ok_or_else(bad)?;
-            inner.iter().map(|k| k.as_scalar().map(|s| s.as_str().to_string()).ok_or_else(bad)).collect()
+            inner
+                .iter()
+                .map(|k| {
+                    k.as_scalar()
+                        .map(|s| s.as_str().to_string())
+                        .ok_or_else(bad)
+                })
+                .collect()
         })
         .collect()
 }
@@ -189,7 +241,10 @@ pub(crate) fn parse_yaml(file: &SourceFile) -> Result<Node, RecipeError> {
 }
 
 pub(crate) fn io_error(path: &Path, err: std::io::Error) -> RecipeError {
-    let file = SourceFile { path: path.to_path_buf(), text: String::new() };
+    let file = SourceFile {
+        path: path.to_path_buf(),
+        text: String::new(),
+    };
     file.error(None, format!("cannot read: {err}"))
 }
 

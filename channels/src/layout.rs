@@ -10,20 +10,41 @@ use rattler_conda_types::RepoData;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ChannelError {
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid repodata: {source}")]
     #[diagnostic(help("`ftforge index --channel DIR` rebuilds it from the packages"))]
-    BadRepodata { path: PathBuf, source: serde_json::Error },
+    BadRepodata {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{path} is not a readable conda package: {message}")]
     BadPackage { path: PathBuf, message: String },
     #[error("{filename} is already in {subdir} with different content (sha256 {existing} there, {new} here)")]
-    #[diagnostic(help("a published build is immutable: bump the build number, or pass --force to replace it"))]
-    Conflict { subdir: String, filename: String, existing: String, new: String },
+    #[diagnostic(help(
+        "a published build is immutable: bump the build number, or pass --force to replace it"
+    ))]
+    Conflict {
+        subdir: String,
+        filename: String,
+        existing: String,
+        new: String,
+    },
 }
 
-pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ChannelError + use<> {
+pub(crate) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> ChannelError + use<> {
     let path = path.to_path_buf();
-    move |source| ChannelError::Io { action, path, source }
+    move |source| ChannelError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// A channel directory.
@@ -62,20 +83,30 @@ impl Channel {
     pub fn read_repodata(&self, subdir: &str) -> Result<RepoData, ChannelError> {
         let path = self.repodata_path(subdir);
         match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| ChannelError::BadRepodata { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| ChannelError::BadRepodata { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(empty_repodata(subdir)),
-            Err(e) => Err(ChannelError::Io { action: "read", path, source: e }),
+            Err(e) => Err(ChannelError::Io {
+                action: "read",
+                path,
+                source: e,
+            }),
         }
     }
 
     /// Writes `repodata.json` and `repodata.json.zst` of a subdir atomically.
     pub fn write_repodata(&self, subdir: &str, repodata: &RepoData) -> Result<(), ChannelError> {
         let dir = self.subdir_path(subdir);
-        fs_err::create_dir_all(&dir).map_err(|e| ChannelError::Io { action: "create", path: dir.clone(), source: e })?;
-        let json = serde_json::to_vec_pretty(repodata).map_err(|source| ChannelError::BadRepodata {
-            path: self.repodata_path(subdir),
-            source,
+        fs_err::create_dir_all(&dir).map_err(|e| ChannelError::Io {
+            action: "create",
+            path: dir.clone(),
+            source: e,
         })?;
+        let json =
+            serde_json::to_vec_pretty(repodata).map_err(|source| ChannelError::BadRepodata {
+                path: self.repodata_path(subdir),
+                source,
+            })?;
         let zst = zstd::encode_all(&json[..], 3).map_err(io_err("compress", &dir))?;
         write_atomically(&dir.join("repodata.json.zst"), &zst)?;
         write_atomically(&dir.join("repodata.json"), &json)?;
@@ -85,9 +116,18 @@ impl Channel {
     /// Holds the subdir's publish lock (an advisory file lock) until dropped.
     pub fn lock_subdir(&self, subdir: &str) -> Result<File, ChannelError> {
         let dir = self.subdir_path(subdir);
-        fs_err::create_dir_all(&dir).map_err(|e| ChannelError::Io { action: "create", path: dir.clone(), source: e })?;
+        fs_err::create_dir_all(&dir).map_err(|e| ChannelError::Io {
+            action: "create",
+            path: dir.clone(),
+            source: e,
+        })?;
         let path = dir.join(".ftforge.lock");
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io_err("open", &path))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
         file.lock().map_err(io_err("lock", &path))?;
         Ok(file)
     }
@@ -110,6 +150,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ChannelError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err("create a file in", dir))?;
     tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
     tmp.as_file().sync_data().map_err(io_err("sync", path))?;
-    tmp.persist(path).map_err(|e| ChannelError::Io { action: "write", path: path.to_path_buf(), source: e.error })?;
+    persist_readable(tmp, path)
+}
+
+/// Renames a finished temporary file into place, readable by everyone (0644) like any
+/// file a web server or another user's conda client must read.
+pub fn persist_readable(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), ChannelError> {
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io_err("set permissions of", path))?;
+    tmp.persist(path).map_err(|e| ChannelError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }

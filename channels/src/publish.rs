@@ -33,7 +33,10 @@ pub struct Published {
 
 /// Reads `info/index.json` and hashes of a package file into a repodata record.
 pub fn record_for(package: &Path) -> Result<(PackageRecord, String), ChannelError> {
-    let bad = |message: String| ChannelError::BadPackage { path: package.to_path_buf(), message };
+    let bad = |message: String| ChannelError::BadPackage {
+        path: package.to_path_buf(),
+        message,
+    };
     let filename = package
         .file_name()
         .and_then(|f| f.to_str())
@@ -41,7 +44,13 @@ pub fn record_for(package: &Path) -> Result<(PackageRecord, String), ChannelErro
         .ok_or_else(|| bad("the file name must end in .conda or .tar.bz2".into()))?
         .to_string();
     let index_json = read_index_json(package).map_err(bad)?;
-    let size = fs_err::metadata(package).map_err(|e| ChannelError::Io { action: "read", path: package.into(), source: e })?.len();
+    let size = fs_err::metadata(package)
+        .map_err(|e| ChannelError::Io {
+            action: "read",
+            path: package.into(),
+            source: e,
+        })?
+        .len();
     let sha256 = compute_file_digest::<Sha256>(package).map_err(io_err("hash", package))?;
     let md5 = compute_file_digest::<Md5>(package).map_err(io_err("hash", package))?;
     let record = PackageRecord::from_index_json(index_json, Some(size), Some(sha256), Some(md5))
@@ -64,7 +73,11 @@ impl Channel {
     /// Publishes packages: each is copied into its subdir and added to the repodata.
     /// Same content is a no-op; different content under the same name is refused
     /// unless `force`.
-    pub fn publish(&self, packages: &[PathBuf], force: bool) -> Result<Vec<Published>, ChannelError> {
+    pub fn publish(
+        &self,
+        packages: &[PathBuf],
+        force: bool,
+    ) -> Result<Vec<Published>, ChannelError> {
         let mut out = Vec::new();
         for package in packages {
             out.push(self.publish_one(package, force)?);
@@ -85,20 +98,33 @@ impl Channel {
             message: format!("`{filename}` is not name-version-build.conda"),
         })?;
         let dest = self.subdir_path(&subdir).join(&filename);
-        let existing = repodata.conda_packages.get(&key).or_else(|| repodata.packages.get(&key));
+        let existing = repodata
+            .conda_packages
+            .get(&key)
+            .or_else(|| repodata.packages.get(&key));
         let outcome = match existing.and_then(|r| r.sha256) {
             Some(old) if hex::encode(old) == sha256 && dest.is_file() => PublishOutcome::Unchanged,
             Some(old) if !force => {
-                return Err(ChannelError::Conflict { subdir, filename, existing: hex::encode(old), new: sha256 })
+                return Err(ChannelError::Conflict {
+                    subdir,
+                    filename,
+                    existing: hex::encode(old),
+                    new: sha256,
+                })
             }
             Some(_) => PublishOutcome::Replaced,
             None => PublishOutcome::Added,
         };
         if outcome != PublishOutcome::Unchanged {
             if dest != package {
-                let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(&subdir)).map_err(io_err("create a file in", &dest))?;
-                fs_err::copy(package, tmp.path()).map_err(|e| ChannelError::Io { action: "copy", path: package.into(), source: e })?;
-                tmp.persist(&dest).map_err(|e| ChannelError::Io { action: "write", path: dest.clone(), source: e.error })?;
+                let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(&subdir))
+                    .map_err(io_err("create a file in", &dest))?;
+                fs_err::copy(package, tmp.path()).map_err(|e| ChannelError::Io {
+                    action: "copy",
+                    path: package.into(),
+                    source: e,
+                })?;
+                crate::layout::persist_readable(tmp, &dest)?;
             }
             if filename.ends_with(".conda") {
                 repodata.conda_packages.insert(key, record);
@@ -107,7 +133,14 @@ impl Channel {
             }
             self.write_repodata(&subdir, &repodata)?;
         }
-        Ok(Published { filename, subdir, path: dest, sha256, size, outcome })
+        Ok(Published {
+            filename,
+            subdir,
+            path: dest,
+            sha256,
+            size,
+            outcome,
+        })
     }
 
     /// Conda clients expect `noarch/repodata.json` in every channel.
@@ -125,7 +158,11 @@ impl Channel {
     pub fn index(&self) -> Result<Vec<(String, usize)>, ChannelError> {
         let mut summary = Vec::new();
         let mut subdirs: Vec<String> = fs_err::read_dir(&self.root)
-            .map_err(|e| ChannelError::Io { action: "read", path: self.root.clone(), source: e })?
+            .map_err(|e| ChannelError::Io {
+                action: "read",
+                path: self.root.clone(),
+                source: e,
+            })?
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
@@ -140,9 +177,16 @@ impl Channel {
             let mut repodata = crate::layout::empty_repodata(&subdir);
             let dir = self.subdir_path(&subdir);
             let mut files: Vec<PathBuf> = fs_err::read_dir(&dir)
-                .map_err(|e| ChannelError::Io { action: "read", path: dir.clone(), source: e })?
+                .map_err(|e| ChannelError::Io {
+                    action: "read",
+                    path: dir.clone(),
+                    source: e,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.to_string_lossy().ends_with(".conda") || p.to_string_lossy().ends_with(".tar.bz2"))
+                .filter(|p| {
+                    p.to_string_lossy().ends_with(".conda")
+                        || p.to_string_lossy().ends_with(".tar.bz2")
+                })
                 .collect();
             files.sort();
             for file in &files {

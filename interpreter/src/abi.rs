@@ -23,7 +23,11 @@ pub enum AbiError {
 
 impl PythonAbi {
     pub fn new(major: u32, minor: u32, freethreading: bool) -> Self {
-        Self { major, minor, freethreading }
+        Self {
+            major,
+            minor,
+            freethreading,
+        }
     }
 
     /// From a version string (`3.14.7`, `3.14`, `3.14.*`) and the free-threading flag.
@@ -104,7 +108,13 @@ impl PythonAbi {
 
     /// `python >=3.14,<3.15.0a0`: the version range of this ABI.
     pub fn python_range_spec(&self) -> String {
-        format!("python >={}.{},<{}.{}.0a0", self.major, self.minor, self.major, self.minor + 1)
+        format!(
+            "python >={}.{},<{}.{}.0a0",
+            self.major,
+            self.minor,
+            self.major,
+            self.minor + 1
+        )
     }
 
     /// The environment variables conda-build and rattler-build give build scripts for
@@ -118,7 +128,10 @@ impl PythonAbi {
             ("PY3K".into(), "1".into()),
             ("PY_ABIFLAGS".into(), self.abiflags().into()),
             ("ABIFLAGS".into(), self.abiflags().into()),
-            ("PY_FREETHREADING".into(), if self.freethreading { "1" } else { "0" }.into()),
+            (
+                "PY_FREETHREADING".into(),
+                if self.freethreading { "1" } else { "0" }.into(),
+            ),
             ("SP_DIR".into(), p(self.site_packages_dir())),
             ("STDLIB_DIR".into(), p(self.stdlib_dir())),
         ]
@@ -194,7 +207,10 @@ mod tests {
         let gil = PythonAbi::new(3, 13, false);
         assert_eq!(gil.site_packages_dir(), "lib/python3.13/site-packages");
         assert_eq!(gil.variant_name(), "gil");
-        let env: std::collections::HashMap<_, _> = abi.build_env(std::path::Path::new("/p")).into_iter().collect();
+        let env: std::collections::HashMap<_, _> = abi
+            .build_env(std::path::Path::new("/p"))
+            .into_iter()
+            .collect();
         assert_eq!(env["SP_DIR"], "/p/lib/python3.14t/site-packages");
         assert_eq!(env["PYTHON"], "/p/bin/python3.14t");
         assert_eq!(env["PY_VER"], "3.14");

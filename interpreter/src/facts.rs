@@ -10,9 +10,9 @@ use crate::PythonAbi;
 /// Stdlib modules backed by C extensions that need system libraries; every one must load
 /// in a complete build.
 pub const REQUIRED_STDLIB_MODULES: &[&str] = &[
-    "ssl", "sqlite3", "ctypes", "zlib", "bz2", "lzma", "readline", "curses", "decimal",
-    "_decimal", "uuid", "_uuid", "tkinter", "_tkinter", "hashlib", "_ctypes", "pyexpat",
-    "_json", "_hashlib", "_ssl", "_sqlite3",
+    "ssl", "sqlite3", "ctypes", "zlib", "bz2", "lzma", "readline", "curses", "decimal", "_decimal",
+    "uuid", "_uuid", "tkinter", "_tkinter", "hashlib", "_ctypes", "pyexpat", "_json", "_hashlib",
+    "_ssl", "_sqlite3",
 ];
 
 /// Printed as one JSON object on stdout; run with `python -I -c FACTS_SCRIPT`.
@@ -58,7 +58,11 @@ pub struct InterpreterFacts {
 
 impl InterpreterFacts {
     pub fn parse(stdout: &str) -> Result<Self, serde_json::Error> {
-        let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .unwrap_or("");
         serde_json::from_str(line)
     }
 
@@ -126,7 +130,10 @@ mod tests {
             gil_enabled: gil,
             py_gil_disabled: Some(flag),
             abiflags: "t".into(),
-            paths: BTreeMap::from([("purelib".into(), "/env/lib/python3.14t/site-packages".into())]),
+            paths: BTreeMap::from([(
+                "purelib".into(),
+                "/env/lib/python3.14t/site-packages".into(),
+            )]),
             modules: BTreeMap::from([("ssl".into(), None)]),
             pip: Some("pip 25.0".into()),
             pip_error: None,
@@ -143,10 +150,13 @@ mod tests {
     fn gil_state_and_paths_are_checked() {
         let abi = PythonAbi::new(3, 14, true);
         let mut f = facts(true, 0);
-        f.modules.insert("_tkinter".into(), Some("ImportError: libtk".into()));
+        f.modules
+            .insert("_tkinter".into(), Some("ImportError: libtk".into()));
         f.pip = None;
         let problems = f.problems(&abi, "/elsewhere");
-        assert!(problems.iter().any(|p| p.contains("_is_gil_enabled() is True")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("_is_gil_enabled() is True")));
         assert!(problems.iter().any(|p| p.contains("Py_GIL_DISABLED")));
         assert!(problems.iter().any(|p| p.contains("sys.prefix")));
         assert!(problems.iter().any(|p| p.contains("purelib")));
@@ -156,7 +166,10 @@ mod tests {
 
     #[test]
     fn parses_the_last_json_line() {
-        let out = format!("noise\n{}\n", serde_json::to_string(&facts(false, 1)).unwrap());
+        let out = format!(
+            "noise\n{}\n",
+            serde_json::to_string(&facts(false, 1)).unwrap()
+        );
         assert_eq!(InterpreterFacts::parse(&out).unwrap(), facts(false, 1));
     }
 }
@@ -167,11 +180,18 @@ pub fn relocation_problems(abi: &PythonAbi, prefix: &std::path::Path) -> Vec<Str
     let mut problems = Vec::new();
     let prefix_str = prefix.to_string_lossy();
     let config = prefix.join(format!("bin/{}-config", abi.versioned_name()));
-    match std::process::Command::new("sh").arg(&config).arg("--prefix").output() {
+    match std::process::Command::new("sh")
+        .arg(&config)
+        .arg("--prefix")
+        .output()
+    {
         Ok(out) if out.status.success() => {
             let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
             if got != prefix_str {
-                problems.push(format!("{} --prefix printed {got}, expected {prefix_str}", config.display()));
+                problems.push(format!(
+                    "{} --prefix printed {got}, expected {prefix_str}",
+                    config.display()
+                ));
             }
         }
         Ok(out) => problems.push(format!(
@@ -187,7 +207,10 @@ pub fn relocation_problems(abi: &PythonAbi, prefix: &std::path::Path) -> Vec<Str
             let shebang = text.lines().next().unwrap_or_default();
             let expected = format!("#!{prefix_str}/bin/python");
             if !shebang.starts_with(&expected) {
-                problems.push(format!("{} starts with `{shebang}`, expected `{expected}…`", pip.display()));
+                problems.push(format!(
+                    "{} starts with `{shebang}`, expected `{expected}…`",
+                    pip.display()
+                ));
             }
         }
         Err(e) => problems.push(format!("cannot read {}: {e}", pip.display())),

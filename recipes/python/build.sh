@@ -34,6 +34,15 @@ ln -sf "python${PY_VER}${ABIFLAGS}" "$PREFIX/bin/python"
 ln -sf "python${PY_VER}${ABIFLAGS}" "$PREFIX/bin/python3" || true
 ln -sf pip3 "$PREFIX/bin/pip" || true
 
+# pip writes a /bin/sh trampoline instead of a shebang longer than 127 bytes (our
+# 255-character placeholder prefix is). Conda clients rewrite shebangs on install and
+# shorten over-long ones themselves, so give pip's scripts the plain shebang.
+for script in "$PREFIX"/bin/pip*; do
+  if [[ -f "$script" && ! -L "$script" ]] && [[ "$(head -c 9 "$script")" == "#!/bin/sh" ]]; then
+    sed -i "1,3c #!$PREFIX/bin/python${PY_VER}${ABIFLAGS}" "$script"
+  fi
+done
+
 # Tests of the stdlib are not shipped (conda-forge splits them off as well).
 rm -rf "$PREFIX/lib/python${PY_VER}${ABIFLAGS}/test" \
        "$PREFIX/lib/python${PY_VER}${ABIFLAGS}/idlelib/idle_test"

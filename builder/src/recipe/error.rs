@@ -33,7 +33,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn read(path: &Path) -> Result<Self, std::io::Error> {
-        Ok(Self { path: path.to_path_buf(), text: fs_err::read_to_string(path)? })
+        Ok(Self {
+            path: path.to_path_buf(),
+            text: fs_err::read_to_string(path)?,
+        })
     }
 
     /// An error at `span` (or the top of the file when the span is unknown).
@@ -62,7 +65,11 @@ impl SourceFile {
     }
 
     fn byte_offset(&self, chars: usize) -> usize {
-        self.text.char_indices().nth(chars).map(|(b, _)| b).unwrap_or(self.text.len())
+        self.text
+            .char_indices()
+            .nth(chars)
+            .map(|(b, _)| b)
+            .unwrap_or(self.text.len())
     }
 
     /// Length of the rest of the line from `offset` (a reasonable underline).

@@ -88,20 +88,41 @@ impl Recipe {
     /// Loads `recipe.yaml` from a recipe directory (or the file itself), with the
     /// variants files that apply to it.
     pub fn load(path: &Path) -> Result<Self, RecipeError> {
-        let file_path = if path.is_dir() { path.join("recipe.yaml") } else { path.to_path_buf() };
+        let file_path = if path.is_dir() {
+            path.join("recipe.yaml")
+        } else {
+            path.to_path_buf()
+        };
         let file = SourceFile::read(&file_path).map_err(|e| io_error(&file_path, e))?;
         let root = parse_yaml(&file)?;
         if root.as_mapping().is_none() {
-            return Err(file.error(Some(root.span()), "a recipe is a YAML mapping (context, package, source, build, …)"));
+            return Err(file.error(
+                Some(root.span()),
+                "a recipe is a YAML mapping (context, package, source, build, …)",
+            ));
         }
-        let dir = file_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let dir = file_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         let variants = VariantConfig::discover(&dir)?;
-        Ok(Self { dir, file, root, variants })
+        Ok(Self {
+            dir,
+            file,
+            root,
+            variants,
+        })
     }
 
     /// The variant keys this recipe refers to (by name anywhere in its text).
     pub fn used_variant_keys(&self) -> Vec<String> {
-        self.variants.keys.keys().filter(|k| mentions_word(&self.file.text, k)).cloned().collect()
+        self.variants
+            .keys
+            .keys()
+            .filter(|k| mentions_word(&self.file.text, k))
+            .cloned()
+            .collect()
     }
 
     /// Every variant this recipe is built for.
@@ -112,7 +133,11 @@ impl Recipe {
     /// Renders the recipe for one variant.
     pub fn render(&self, variant: &Variant) -> Result<RenderedRecipe, RecipeError> {
         let env = jinja_environment();
-        let mut renderer = Renderer { env: &env, file: &self.file, vars: BTreeMap::new() };
+        let mut renderer = Renderer {
+            env: &env,
+            file: &self.file,
+            vars: BTreeMap::new(),
+        };
         let platform = target_platform();
         for (k, v) in &variant.0 {
             let value = match v {
@@ -129,8 +154,12 @@ impl Recipe {
         ] {
             renderer.vars.insert(name.into(), on.into());
         }
-        renderer.vars.insert("target_platform".into(), platform.into());
-        renderer.vars.insert("build_platform".into(), platform.into());
+        renderer
+            .vars
+            .insert("target_platform".into(), platform.into());
+        renderer
+            .vars
+            .insert("build_platform".into(), platform.into());
         let hash = variant_hash(variant, platform);
         renderer.vars.insert("hash".into(), hash.clone().into());
 
@@ -148,7 +177,9 @@ impl Recipe {
             } else {
                 "see docs/recipes.md for the recipe format"
             };
-            self.file.error(Some(&span), format!("{}: {inner}", err.path())).with_help(hint)
+            self.file
+                .error(Some(&span), format!("{}: {inner}", err.path()))
+                .with_help(hint)
         })?;
 
         let outputs = self.outputs(&document, variant, &hash, &rendered)?;
@@ -178,10 +209,19 @@ impl Recipe {
             let Some(package) = &doc.package else {
                 return Err(self
                     .file
-                    .error(Some(rendered.span()), "the recipe has neither `package:` nor `outputs:`")
+                    .error(
+                        Some(rendered.span()),
+                        "the recipe has neither `package:` nor `outputs:`",
+                    )
                     .with_help("add `package: {name: …, version: …}`"));
             };
-            specs.push((package.clone(), doc.build.clone(), doc.requirements.clone(), doc.tests.clone(), doc.about.clone()));
+            specs.push((
+                package.clone(),
+                doc.build.clone(),
+                doc.requirements.clone(),
+                doc.tests.clone(),
+                doc.about.clone(),
+            ));
         } else {
             for out in &doc.outputs {
                 let mut build = out.build.clone().unwrap_or_else(|| doc.build.clone());
@@ -201,13 +241,19 @@ impl Recipe {
         let mut outputs = Vec::new();
         for (package, build, mut requirements, tests, about) in specs {
             let Some(version) = package.version.clone().or_else(|| recipe_version.clone()) else {
-                return Err(self.file.error(None, format!("output `{}` has no version", package.name)));
+                return Err(self
+                    .file
+                    .error(None, format!("output `{}` has no version", package.name)));
             };
             apply_variant_to_requirements(&mut requirements.host, variant);
             apply_variant_to_requirements(&mut requirements.build, variant);
             let noarch = build.noarch.clone();
             let hash_input = hash_input(variant, noarch.as_deref());
-            let own_hash = if noarch.is_some() { short_hash(&hash_input) } else { hash.to_string() };
+            let own_hash = if noarch.is_some() {
+                short_hash(&hash_input)
+            } else {
+                hash.to_string()
+            };
             let build_string = build.string.clone().unwrap_or_else(|| {
                 let py_prefix = match noarch.as_deref() {
                     Some("python") => "py".to_string(),
@@ -218,9 +264,12 @@ impl Recipe {
             });
             let features = match track_features.get(&package.name) {
                 Some(serde_json::Value::String(s)) if !s.is_empty() => vec![s.clone()],
-                Some(serde_json::Value::Array(items)) => {
-                    items.iter().filter_map(|v| v.as_str()).filter(|s| !s.is_empty()).map(String::from).collect()
-                }
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
                 _ => Vec::new(),
             };
             outputs.push(RenderedOutput {
@@ -228,7 +277,10 @@ impl Recipe {
                 version,
                 build_string,
                 build_number: build.number,
-                site_packages_path: build.python.as_ref().and_then(|p| p.site_packages_path.clone()),
+                site_packages_path: build
+                    .python
+                    .as_ref()
+                    .and_then(|p| p.site_packages_path.clone()),
                 skipped: build.is_skipped(),
                 noarch,
                 script: build.script.clone(),
@@ -245,14 +297,20 @@ impl Recipe {
 
 /// `py314t` when the output is built against a python of a known ABI, else empty.
 fn python_build_prefix(variant: &Variant, requirements: &Requirements) -> String {
-    let uses_python = requirements.host.iter().any(|r| r.split_whitespace().next() == Some("python"));
+    let uses_python = requirements
+        .host
+        .iter()
+        .any(|r| r.split_whitespace().next() == Some("python"));
     if !uses_python {
         return String::new();
     }
     match variant.get_str("python") {
-        Some(spec) => ftforge_interpreter::PythonAbi::from_variant_spec(&spec, variant.is_true("is_freethreading"))
-            .map(|abi| abi.build_string_prefix())
-            .unwrap_or_default(),
+        Some(spec) => ftforge_interpreter::PythonAbi::from_variant_spec(
+            &spec,
+            variant.is_true("is_freethreading"),
+        )
+        .map(|abi| abi.build_string_prefix())
+        .unwrap_or_default(),
         None => String::new(),
     }
 }
@@ -313,7 +371,12 @@ mod tests {
     }
 
     fn variant(pairs: &[(&str, VariantValue)]) -> Variant {
-        Variant(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Variant(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
     }
 
     const MULTI: &str = r#"
@@ -369,14 +432,27 @@ extra:
         assert_eq!(ft.outputs.len(), 2);
         let py = &ft.outputs[0];
         assert_eq!(py.version, "3.14.7");
-        assert!(py.build_string.ends_with("_3_cp314t"), "{}", py.build_string);
+        assert!(
+            py.build_string.ends_with("_3_cp314t"),
+            "{}",
+            py.build_string
+        );
         assert!(py.build_string.starts_with('h'));
         assert_eq!(py.build_number, 3);
-        assert_eq!(py.site_packages_path.as_deref(), Some("lib/python3.14t/site-packages"));
+        assert_eq!(
+            py.site_packages_path.as_deref(),
+            Some("lib/python3.14t/site-packages")
+        );
         assert_eq!(py.track_features, vec!["py_freethreading".to_string()]);
-        assert_eq!(py.requirements.run_exports.weak, vec!["python_abi 3.14.* *_cp314t".to_string()]);
+        assert_eq!(
+            py.requirements.run_exports.weak,
+            vec!["python_abi 3.14.* *_cp314t".to_string()]
+        );
         let abi = &ft.outputs[1];
-        assert_eq!((abi.name.as_str(), abi.version.as_str()), ("python_abi", "3.14"));
+        assert_eq!(
+            (abi.name.as_str(), abi.version.as_str()),
+            ("python_abi", "3.14")
+        );
         assert_eq!(abi.build_string, "8_cp314t");
         assert_eq!(abi.subdir(), "noarch");
         assert_eq!(ft.sources[0].url.len(), 2);
@@ -395,20 +471,34 @@ extra:
     #[test]
     fn unknown_keys_point_at_their_line() {
         let dir = tempfile::tempdir().unwrap();
-        let r = recipe(dir.path(), "package:\n  name: x\n  version: 1\nbuild:\n  numbr: 1\n");
+        let r = recipe(
+            dir.path(),
+            "package:\n  name: x\n  version: 1\nbuild:\n  numbr: 1\n",
+        );
         let err = r.render(&Variant::default()).unwrap_err();
         assert_eq!(err.line, 5, "{err}");
-        assert!(err.message.contains("unknown field `numbr`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `numbr`"),
+            "{}",
+            err.message
+        );
         assert!(err.to_string().contains("recipe.yaml:5:"), "{err}");
     }
 
     #[test]
     fn undefined_variables_are_errors_with_help() {
         let dir = tempfile::tempdir().unwrap();
-        let r = recipe(dir.path(), "context:\n  v: 1\npackage:\n  name: x\n  version: ${{ verison }}\n");
+        let r = recipe(
+            dir.path(),
+            "context:\n  v: 1\npackage:\n  name: x\n  version: ${{ verison }}\n",
+        );
         let err = r.render(&Variant::default()).unwrap_err();
         assert_eq!(err.line, 5);
-        assert!(err.help.as_deref().unwrap_or("").contains("v"), "{:?}", err.help);
+        assert!(
+            err.help.as_deref().unwrap_or("").contains("v"),
+            "{:?}",
+            err.help
+        );
     }
 
     #[test]

@@ -160,7 +160,9 @@ impl Build {
     pub fn is_skipped(&self) -> bool {
         match &self.skip {
             Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::Array(items)) => items.iter().any(|v| v == &serde_json::Value::Bool(true)),
+            Some(serde_json::Value::Array(items)) => {
+                items.iter().any(|v| v == &serde_json::Value::Bool(true))
+            }
             _ => false,
         }
     }
@@ -318,7 +320,11 @@ pub struct About {
     pub license: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license_family: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
     pub license_file: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license_url: Option<String>,

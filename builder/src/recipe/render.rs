@@ -22,7 +22,10 @@ pub enum Rendered {
 impl Rendered {
     pub fn span(&self) -> &Span {
         match self {
-            Rendered::Null(s) | Rendered::Scalar(_, s) | Rendered::Seq(_, s) | Rendered::Map(_, s) => s,
+            Rendered::Null(s)
+            | Rendered::Scalar(_, s)
+            | Rendered::Seq(_, s)
+            | Rendered::Map(_, s) => s,
         }
     }
 
@@ -32,7 +35,10 @@ impl Rendered {
             Rendered::Scalar(v, _) => v.clone(),
             Rendered::Seq(items, _) => items.iter().map(Rendered::to_json).collect(),
             Rendered::Map(entries, _) => serde_json::Value::Object(
-                entries.iter().map(|(k, _, v)| (k.clone(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, _, v)| (k.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -82,8 +88,14 @@ pub fn jinja_environment() -> Environment<'static> {
     // The host toolchain builds our packages; compiler() and stdlib() name it.
     env.add_function("compiler", |lang: String| format!("{lang}_compiler_stub"));
     env.add_function("stdlib", |lang: String| format!("{lang}_stdlib_stub"));
-    env.add_function("pin_subpackage", |name: String, _kwargs: minijinja::value::Kwargs| name);
-    env.add_function("pin_compatible", |name: String, _kwargs: minijinja::value::Kwargs| name);
+    env.add_function(
+        "pin_subpackage",
+        |name: String, _kwargs: minijinja::value::Kwargs| name,
+    );
+    env.add_function(
+        "pin_compatible",
+        |name: String, _kwargs: minijinja::value::Kwargs| name,
+    );
     env.add_function("cdt", |name: String| name);
     env.add_filter("version_to_buildstring", |version: String| {
         version.split('.').take(2).collect::<Vec<_>>().concat()
@@ -139,12 +151,16 @@ impl Renderer<'_> {
     /// Renders `context:` in order, adding each variable for the ones after it.
     pub fn render_context(&mut self, node: &Node) -> Result<(), RecipeError> {
         let Some(map) = node.as_mapping() else {
-            return Err(self.file.error(Some(node.span()), "`context` must be a mapping of names to values"));
+            return Err(self.file.error(
+                Some(node.span()),
+                "`context` must be a mapping of names to values",
+            ));
         };
         for (key, value) in map.iter() {
             let rendered = self.render(value)?;
             let json = rendered.to_json();
-            self.vars.insert(key.as_str().to_string(), Value::from_serialize(&json));
+            self.vars
+                .insert(key.as_str().to_string(), Value::from_serialize(&json));
         }
         Ok(())
     }
@@ -164,7 +180,10 @@ impl Renderer<'_> {
                         Ok(Rendered::Scalar(coerce(text), span))
                     }
                 } else {
-                    Ok(Rendered::Scalar(serde_json::Value::String(text.to_string()), span))
+                    Ok(Rendered::Scalar(
+                        serde_json::Value::String(text.to_string()),
+                        span,
+                    ))
                 }
             }
             Node::Sequence(seq) => {
@@ -198,16 +217,28 @@ impl Renderer<'_> {
             if !matches!(key.as_str(), "if" | "then" | "else") {
                 return Err(self
                     .file
-                    .error(Some(key.span()), format!("unexpected key `{}` in a conditional item", key.as_str()))
-                    .with_help("a conditional list item has exactly `if:`, `then:` and optionally `else:`"));
+                    .error(
+                        Some(key.span()),
+                        format!("unexpected key `{}` in a conditional item", key.as_str()),
+                    )
+                    .with_help(
+                        "a conditional list item has exactly `if:`, `then:` and optionally `else:`",
+                    ));
             }
         }
-        let cond_text = cond.as_scalar().map(|s| s.as_str().to_string()).ok_or_else(|| {
-            self.file.error(Some(cond.span()), "`if:` must be an expression such as `linux` or `python == \"3.14\"`")
-        })?;
+        let cond_text = cond
+            .as_scalar()
+            .map(|s| s.as_str().to_string())
+            .ok_or_else(|| {
+                self.file.error(
+                    Some(cond.span()),
+                    "`if:` must be an expression such as `linux` or `python == \"3.14\"`",
+                )
+            })?;
         let branch = if self.condition(&cond_text, cond.span())? {
             map.get_node("then").ok_or_else(|| {
-                self.file.error(Some(map.span()), "a conditional item needs `then:`")
+                self.file
+                    .error(Some(map.span()), "a conditional item needs `then:`")
             })?
         } else {
             match map.get_node("else") {
@@ -233,7 +264,9 @@ fn coerce(text: &str) -> serde_json::Value {
         "true" | "True" => serde_json::Value::Bool(true),
         "false" | "False" => serde_json::Value::Bool(false),
         _ => match text.parse::<i64>() {
-            Ok(i) if !text.starts_with('+') && !(text.len() > 1 && text.starts_with('0')) => i.into(),
+            Ok(i) if !text.starts_with('+') && !(text.len() > 1 && text.starts_with('0')) => {
+                i.into()
+            }
             _ => serde_json::Value::String(text.to_string()),
         },
     }

@@ -1,0 +1,30 @@
+"""Install specs from a channel into a prefix with py-rattler, an independent conda client.
+
+usage: py_rattler_install.py CHANNEL PREFIX SPEC...
+Prints one JSON object: the solved records (name, version, build, subdir, url).
+CHANNEL is a directory, a file:// or an http(s):// URL.
+"""
+import asyncio
+import json
+import os
+import sys
+
+from rattler import Channel, install, solve
+
+
+async def main() -> None:
+    channel_arg, prefix, *specs = sys.argv[1:]
+    if "://" not in channel_arg:
+        channel_arg = "file://" + os.path.abspath(channel_arg)
+    channel = Channel(channel_arg)
+    records = await solve([channel], specs, platforms=["linux-64", "noarch"])
+    await install(records, target_prefix=prefix, show_progress=False)
+    print(json.dumps({
+        "records": [
+            {"name": r.name.normalized, "version": str(r.version), "build": str(r.build), "subdir": str(r.subdir), "url": str(r.url)}
+            for r in records
+        ]
+    }))
+
+
+asyncio.run(main())
