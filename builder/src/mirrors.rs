@@ -3,6 +3,58 @@
 
 use std::path::Path;
 
+/// Where a mirror URL can be fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    /// A plain URL.
+    Url(String),
+    /// A file of a project on a package index with the simple API (PEP 691 JSON):
+    /// the file's URL is looked up by name on the project's page.
+    IndexProject {
+        index: String,
+        project: String,
+        filename: String,
+    },
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Candidate::Url(u) => f.write_str(u),
+            Candidate::IndexProject {
+                index,
+                project,
+                filename,
+            } => {
+                write!(f, "{}/{project}/ ({filename})", index.trim_end_matches('/'))
+            }
+        }
+    }
+}
+
+/// Resolves a source URL into candidates, best first. `mirror://pypi/…/PROJECT/FILE`
+/// (PyPI's `packages/source/<l>/<project>/<file>` layout) is looked up on the index
+/// pip is configured with; other mirrors map to base URLs.
+pub fn resolve_candidates(url: &str) -> Result<Vec<Candidate>, MirrorError> {
+    if let Some(path) = url.strip_prefix("mirror://pypi/") {
+        if std::env::var("FTFORGE_MIRROR_PYPI").is_err() {
+            let mut parts = path.rsplit('/');
+            let filename = parts.next().unwrap_or_default().to_string();
+            let project = parts.next().unwrap_or_default().to_string();
+            let index = pip_index_url().ok_or_else(|| MirrorError {
+                name: "pypi".into(),
+                env_key: "FTFORGE_MIRROR_PYPI".into(),
+            })?;
+            return Ok(vec![Candidate::IndexProject {
+                index,
+                project,
+                filename,
+            }]);
+        }
+    }
+    Ok(resolve(url)?.into_iter().map(Candidate::Url).collect())
+}
+
 /// Resolves `mirror://NAME/rest` to candidate URLs, best first. Plain URLs pass through.
 ///
 /// Sources of the table, in order: `FTFORGE_MIRROR_<NAME>` (environment, a base URL),
@@ -76,6 +128,33 @@ pub fn debian_archives(etc_apt: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The package index the machine's pip uses (its configured `index-url`, else pip's
+/// default), so no index host is written into ftforge.
+pub fn pip_index_url() -> Option<String> {
+    const ASK_PIP: &str = r#"
+from pip._internal.configuration import Configuration
+from pip._internal.models.index import PyPI
+config = Configuration(isolated=False)
+config.load()
+index = None
+for key in (":env:.index-url", "download.index-url", "install.index-url", "global.index-url"):
+    try:
+        index = config.get_value(key)
+        break
+    except Exception:
+        pass
+print(index or PyPI.simple_url)
+"#;
+    let python = std::env::var("FTFORGE_PIP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(ASK_PIP)
+        .output()
+        .ok()?;
+    let index = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !index.is_empty()).then_some(index)
 }
 
 /// `deb [opts] URI suite components` lines.

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::mirrors::{self, MirrorError};
+use crate::mirrors::{self, Candidate, MirrorError};
 use crate::progress::{Reporter, Step};
 use crate::recipe::Source;
 
@@ -151,7 +151,7 @@ impl SourceCache {
         let mut attempts = Vec::new();
         let mut first_failure: Option<String> = None;
         for url in urls {
-            let candidates = match mirrors::resolve(url) {
+            let candidates = match mirrors::resolve_candidates(url) {
                 Ok(c) => c,
                 Err(e) => {
                     attempts.push(format!("  {url}: {e}"));
@@ -159,10 +159,19 @@ impl SourceCache {
                 }
             };
             for candidate in candidates {
-                match self
-                    .download(&candidate, &sha256, client, job, reporter)
-                    .await
-                {
+                let result = match &candidate {
+                    Candidate::Url(u) => self.download(u, &sha256, client, job, reporter).await,
+                    Candidate::IndexProject {
+                        index,
+                        project,
+                        filename,
+                    } => match index_file_url(client, index, project, filename).await {
+                        Ok(u) => self.download(&u, &sha256, client, job, reporter).await,
+                        Err(e) => Err(e),
+                    },
+                };
+                let candidate = candidate.to_string();
+                match result {
                     Ok(path) => {
                         if let Some(failed) = &first_failure {
                             reporter.note(
@@ -258,6 +267,67 @@ impl SourceCache {
         })?;
         Ok(dest)
     }
+}
+
+/// Looks a file up on a project's page of a simple-API index (PEP 691 JSON).
+async fn index_file_url(
+    client: &reqwest::Client,
+    index: &str,
+    project: &str,
+    filename: &str,
+) -> Result<String, SourceError> {
+    let page = format!(
+        "{}/{}/",
+        index.trim_end_matches('/'),
+        normalize_project(project)
+    );
+    let fail = |message: String| SourceError::Io {
+        action: "look up",
+        path: PathBuf::from(&page),
+        source: std::io::Error::other(message),
+    };
+    let response = client
+        .get(&page)
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| fail(root_cause(&e)))?;
+    let base = response.url().clone();
+    let body: serde_json::Value = response.json().await.map_err(|e| fail(root_cause(&e)))?;
+    let files = body["files"]
+        .as_array()
+        .ok_or_else(|| fail("the index answered without a `files` list".into()))?;
+    let file = files
+        .iter()
+        .find(|f| {
+            f["filename"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(filename))
+        })
+        .ok_or_else(|| fail(format!("the project has no file named {filename}")))?;
+    let url = file["url"]
+        .as_str()
+        .ok_or_else(|| fail("a file entry without `url`".into()))?;
+    base.join(url)
+        .map(|u| u.to_string())
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// PEP 503 name normalization.
+fn normalize_project(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if matches!(c, '-' | '_' | '.') {
+            '-'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {

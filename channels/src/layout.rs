@@ -115,10 +115,14 @@ impl Channel {
 
     /// Holds the subdir's publish lock (an advisory file lock) until dropped.
     pub fn lock_subdir(&self, subdir: &str) -> Result<File, ChannelError> {
-        let dir = self.subdir_path(subdir);
-        fs_err::create_dir_all(&dir).map_err(|e| ChannelError::Io {
+        self.lock_dir(&self.subdir_path(subdir))
+    }
+
+    /// Holds the advisory lock of a directory of the channel until dropped.
+    pub fn lock_dir(&self, dir: &Path) -> Result<File, ChannelError> {
+        fs_err::create_dir_all(dir).map_err(|e| ChannelError::Io {
             action: "create",
-            path: dir.clone(),
+            path: dir.to_path_buf(),
             source: e,
         })?;
         let path = dir.join(".ftforge.lock");

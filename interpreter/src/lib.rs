@@ -2,6 +2,7 @@
 //! probes that check what a built interpreter really does.
 
 pub mod abi;
+pub mod extensions;
 pub mod facts;
 
 pub use abi::{AbiError, PythonAbi};

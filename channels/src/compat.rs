@@ -1,0 +1,239 @@
+//! The compatibility verdicts (one vocabulary for the matrix, labels and the install
+//! policy) and their evidence, stored in the channel as `compat.json`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{write_atomically, Channel, ChannelError};
+
+/// What the evidence says about one package version on one interpreter variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The package did not build for this variant.
+    BuildFailed,
+    /// It built, but an extension module does not import.
+    ImportFailed,
+    /// It imports, but importing an extension module turns the GIL back on.
+    GilReenabled,
+    /// Its thread-stress test crashed, raised, hung or gave a wrong result.
+    StressFailed,
+    /// Every extension module imports with the GIL still off.
+    GilFree,
+    /// GIL-free, and the recipe's tests and thread-stress tests pass with the GIL off.
+    Verified,
+    /// No compiled code: runs wherever Python runs.
+    PurePython,
+    /// The recipe skips this variant (with a reason).
+    Skipped,
+    /// GIL builds: it builds and imports.
+    Ok,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 9] = [
+        Verdict::BuildFailed,
+        Verdict::ImportFailed,
+        Verdict::GilReenabled,
+        Verdict::StressFailed,
+        Verdict::GilFree,
+        Verdict::Verified,
+        Verdict::PurePython,
+        Verdict::Skipped,
+        Verdict::Ok,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::BuildFailed => "build-failed",
+            Verdict::ImportFailed => "import-failed",
+            Verdict::GilReenabled => "gil-reenabled",
+            Verdict::StressFailed => "stress-failed",
+            Verdict::GilFree => "gil-free",
+            Verdict::Verified => "verified",
+            Verdict::PurePython => "pure-python",
+            Verdict::Skipped => "skipped",
+            Verdict::Ok => "ok",
+        }
+    }
+
+    /// Usable in a free-threaded environment without turning the GIL on.
+    pub fn is_gil_free(&self) -> bool {
+        matches!(
+            self,
+            Verdict::GilFree | Verdict::Verified | Verdict::PurePython
+        )
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Verdict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a verdict (one of: {})",
+                    Verdict::ALL.map(|v| v.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// One verdict with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompatRecord {
+    pub package: String,
+    pub version: String,
+    /// Interpreter ABI tag of the variant (`cp314t`), or `noarch`.
+    pub abi: String,
+    pub python: String,
+    pub freethreading: bool,
+    pub verdict: Verdict,
+    /// The published file, when the build produced one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdir: Option<String>,
+    /// One line saying why (the failing step, the module that re-enabled the GIL…).
+    pub reason: String,
+    /// Modules, import results, warnings, stress results, test results, log tails.
+    pub evidence: serde_json::Value,
+    pub recorded_at: String,
+}
+
+impl CompatRecord {
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.package, self.version, self.abi)
+    }
+}
+
+/// The `compat.json` document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompatData {
+    pub schema_version: u32,
+    /// Keyed by `package/version/abi`.
+    pub records: BTreeMap<String, CompatRecord>,
+    /// Interpreter facts and probes, keyed by ABI tag (filled by builds of `python`).
+    #[serde(default)]
+    pub interpreters: BTreeMap<String, serde_json::Value>,
+}
+
+impl Channel {
+    pub fn compat_path(&self) -> std::path::PathBuf {
+        self.root.join("compat.json")
+    }
+
+    pub fn read_compat(&self) -> Result<CompatData, ChannelError> {
+        let path = self.compat_path();
+        match fs_err::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| ChannelError::BadRepodata { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CompatData {
+                schema_version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(ChannelError::Io {
+                action: "read",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    /// Adds or replaces verdicts (under the channel's lock, written atomically).
+    pub fn record_compat(&self, records: Vec<CompatRecord>) -> Result<(), ChannelError> {
+        self.update_compat(|data| {
+            for record in records {
+                data.records.insert(record.key(), record);
+            }
+        })
+    }
+
+    /// Stores what is known about an interpreter variant.
+    pub fn record_interpreter(
+        &self,
+        abi: &str,
+        facts: serde_json::Value,
+    ) -> Result<(), ChannelError> {
+        self.update_compat(|data| {
+            data.interpreters.insert(abi.to_string(), facts);
+        })
+    }
+
+    fn update_compat(&self, change: impl FnOnce(&mut CompatData)) -> Result<(), ChannelError> {
+        fs_err::create_dir_all(&self.root).map_err(|e| ChannelError::Io {
+            action: "create",
+            path: self.root.clone(),
+            source: e,
+        })?;
+        let _lock = self.lock_dir(&self.root)?;
+        let mut data = self.read_compat()?;
+        data.schema_version = 1;
+        change(&mut data);
+        let json =
+            serde_json::to_vec_pretty(&data).map_err(|source| ChannelError::BadRepodata {
+                path: self.compat_path(),
+                source,
+            })?;
+        write_atomically(&self.compat_path(), &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_names_round_trip() {
+        for v in Verdict::ALL {
+            assert_eq!(v.as_str().parse::<Verdict>().unwrap(), v);
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
+        assert!("gil-ish"
+            .parse::<Verdict>()
+            .unwrap_err()
+            .contains("gil-reenabled"));
+    }
+
+    #[test]
+    fn records_accumulate_in_the_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let channel = Channel::new(dir.path());
+        let rec = |pkg: &str, verdict| CompatRecord {
+            package: pkg.into(),
+            version: "1.0".into(),
+            abi: "cp314t".into(),
+            python: "3.14".into(),
+            freethreading: true,
+            verdict,
+            filename: None,
+            subdir: None,
+            reason: String::new(),
+            evidence: serde_json::json!({}),
+            recorded_at: "now".into(),
+        };
+        channel
+            .record_compat(vec![rec("a", Verdict::GilFree)])
+            .unwrap();
+        channel
+            .record_compat(vec![
+                rec("b", Verdict::GilReenabled),
+                rec("a", Verdict::Verified),
+            ])
+            .unwrap();
+        let data = channel.read_compat().unwrap();
+        assert_eq!(data.records.len(), 2);
+        assert_eq!(data.records["a/1.0/cp314t"].verdict, Verdict::Verified);
+    }
+}

@@ -1,0 +1,208 @@
+//! Evidence about compiled extension modules on a free-threaded interpreter: which
+//! modules a package installed, whether each imports in a fresh process, whether
+//! importing it turned the GIL back on, and whether they survive many threads at once.
+
+use serde::{Deserialize, Serialize};
+
+/// A compiled extension module found in a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionModule {
+    /// Dotted import name (`yaml._yaml`).
+    pub name: String,
+    /// The file, relative to the prefix.
+    pub path: String,
+    /// Built for the stable ABI (`.abi3.so`); free-threaded 3.13/3.14 cannot load these.
+    pub abi3: bool,
+}
+
+/// The extension module a file under `site_packages` (relative to the prefix) is, if any.
+/// `lib/python3.14t/site-packages/yaml/_yaml.cpython-314t-x86_64-linux-gnu.so` →
+/// `yaml._yaml`.
+pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModule> {
+    let rel = path.strip_prefix(site_packages)?.trim_start_matches('/');
+    let rel = rel.strip_prefix("site-packages/").unwrap_or(rel);
+    if !rel.ends_with(".so") && !rel.ends_with(".pyd") {
+        return None;
+    }
+    let (dir, file) = rel.rsplit_once('/').map_or(("", rel), |(d, f)| (d, f));
+    if dir
+        .split('/')
+        .any(|part| part.contains('.') || part.contains('-'))
+    {
+        return None; // inside a *.libs / *.dist-info folder: a shared library, not a module
+    }
+    let stem = file.split('.').next()?;
+    if stem.is_empty()
+        || stem.starts_with("lib") && !file.contains(".cpython-") && !file.contains(".abi3.")
+    {
+        return None;
+    }
+    let name = if dir.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{}.{stem}", dir.replace('/', "."))
+    };
+    Some(ExtensionModule {
+        name,
+        path: path.to_string(),
+        abi3: file.contains(".abi3."),
+    })
+}
+
+/// Imports one module in a fresh interpreter and reports, as one JSON line, whether it
+/// imported, every warning raised while importing, and the GIL state afterwards.
+pub const IMPORT_PROBE: &str = r#"
+import json, sys, time, warnings
+name = sys.argv[1]
+before = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+start = time.perf_counter()
+result = {"module": name, "gil_before": before}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        __import__(name)
+        result["imported"] = True
+    except BaseException as exc:
+        result["imported"] = False
+        result["error"] = f"{type(exc).__name__}: {exc}"
+result["seconds"] = round(time.perf_counter() - start, 4)
+result["gil_after"] = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+result["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
+print(json.dumps(result))
+"#;
+
+/// What [`IMPORT_PROBE`] printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportResult {
+    pub module: String,
+    pub imported: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub gil_before: bool,
+    pub gil_after: bool,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+impl ImportResult {
+    /// Importing it turned the GIL on (it was off before).
+    pub fn reenabled_gil(&self) -> bool {
+        self.imported && !self.gil_before && self.gil_after
+    }
+
+    /// The interpreter's own words about it, when it said so.
+    pub fn gil_warning(&self) -> Option<&str> {
+        self.warnings
+            .iter()
+            .map(String::as_str)
+            .find(|w| w.contains("global interpreter lock"))
+    }
+}
+
+/// Runs a snippet on N threads released together by a barrier, M rounds, and prints
+/// one JSON line. argv: threads, rounds, then the snippet on stdin. Each thread gets
+/// `thread_index` and `round_index` as globals. A crash shows as a signal of the
+/// process; a hang as a timeout of the caller.
+pub const STRESS_HARNESS: &str = r#"
+import json, sys, threading, time, traceback
+threads, rounds = int(sys.argv[1]), int(sys.argv[2])
+code = compile(sys.stdin.read(), "<stress snippet>", "exec")
+errors = []
+lock = threading.Lock()
+start = time.perf_counter()
+for round_index in range(rounds):
+    barrier = threading.Barrier(threads)
+    def worker(thread_index):
+        try:
+            barrier.wait()
+            exec(code, {"thread_index": thread_index, "round_index": round_index, "__name__": "__stress__"})
+        except BaseException:
+            with lock:
+                errors.append(traceback.format_exc(limit=5))
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool: t.start()
+    for t in pool: t.join()
+    if errors:
+        break
+print(json.dumps({
+    "threads": threads, "rounds": rounds, "errors": errors[:3], "error_count": len(errors),
+    "seconds": round(time.perf_counter() - start, 3),
+    "gil_enabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+}))
+"#;
+
+/// The default stress snippet: every extension module imported from all threads at once
+/// (fresh process, so the imports really race).
+pub fn import_race_snippet(modules: &[ExtensionModule]) -> String {
+    let names: Vec<String> = modules.iter().map(|m| format!("{:?}", m.name)).collect();
+    format!(
+        "import importlib\nfor name in [{}]:\n    importlib.import_module(name)\n",
+        names.join(", ")
+    )
+}
+
+/// What a stress run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressResult {
+    /// `PYTHON_GIL` value it ran with (`0`: GIL forced off).
+    pub python_gil: Option<String>,
+    pub snippet_source: String,
+    pub threads: u32,
+    pub rounds: u32,
+    pub passed: bool,
+    /// `exception`, `crash (signal N)`, `timeout after Ns`, `exit code N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_extension_modules() {
+        let sp = "lib/python3.14t/site-packages";
+        let m = extension_module(
+            "lib/python3.14t/site-packages/yaml/_yaml.cpython-314t-x86_64-linux-gnu.so",
+            sp,
+        )
+        .unwrap();
+        assert_eq!(m.name, "yaml._yaml");
+        assert!(!m.abi3);
+        let top = extension_module(
+            "lib/python3.14t/site-packages/_cffi_backend.cpython-314t-x86_64-linux-gnu.so",
+            sp,
+        )
+        .unwrap();
+        assert_eq!(top.name, "_cffi_backend");
+        let abi3 = extension_module("lib/python3.14t/site-packages/pkg/_x.abi3.so", sp).unwrap();
+        assert!(abi3.abi3);
+        assert!(extension_module("lib/python3.14t/site-packages/pkg/x.py", sp).is_none());
+        assert!(extension_module(
+            "lib/python3.14t/site-packages/numpy.libs/libgfortran-1.so",
+            sp
+        )
+        .is_none());
+        assert!(extension_module("lib/libfoo.so", sp).is_none());
+    }
+
+    #[test]
+    fn gil_reenabling_is_read_from_the_states() {
+        let r = ImportResult {
+            module: "yaml._yaml".into(),
+            imported: true,
+            error: None,
+            gil_before: false,
+            gil_after: true,
+            warnings: vec!["RuntimeWarning: The global interpreter lock (GIL) has been enabled to load module 'yaml._yaml'".into()],
+            seconds: 0.01,
+        };
+        assert!(r.reenabled_gil());
+        assert!(r.gil_warning().unwrap().contains("yaml._yaml"));
+    }
+}
