@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ftforge_builder::build::{build_variant, BuildReport, BuildSettings};
+use ftforge_builder::build::{BuildReport, BuildSettings};
+use ftforge_builder::session::build_all;
 use ftforge_builder::plan::{discover_recipes, VariantFilter, VariantKind};
-use ftforge_builder::progress::Reporter;
 use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
-use ftforge_channels::Channel;
+use ftforge_channels::{Channel, Verdict};
 use miette::{IntoDiagnostic, Result};
 use reporter::{CliReporter, Mode};
 
@@ -66,8 +66,15 @@ struct BuildArgs {
     /// Rebuild even when the channel already holds an identical build
     #[arg(long)]
     force: bool,
+    /// Exit non-zero when any package gets one of these verdicts (e.g. build-failed,gil-reenabled)
+    #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
+    fail_on: Vec<Verdict>,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+fn parse_verdict(s: &str) -> Result<Verdict, String> {
+    s.parse()
 }
 
 #[derive(Args)]
@@ -236,33 +243,56 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
                 .join(", ")
         ));
     }
-    reporter.line(&format!(
-        "building {} variant(s) into {}",
-        jobs.len(),
-        args.channel.display()
-    ));
-    let mut reports: Vec<BuildReport> = Vec::new();
-    let mut failures = 0usize;
-    for (recipe, variant) in jobs {
-        match build_variant(recipe, &variant, &settings, &reporter).await {
-            Ok(report) => reports.push(report),
-            Err(err) => {
-                failures += 1;
-                let job = recipe
-                    .render(&variant)
-                    .map(|r| ftforge_builder::build::job_name(&r))
-                    .unwrap_or_default();
-                reporter.finished(&job, false, "failed");
-                eprintln!("{:?}", miette::Report::new(err));
-            }
+    reporter.line(&format!("building {} variant(s) into {}", jobs.len(), args.channel.display()));
+    let outcome = build_all(&jobs, &settings, &reporter).await;
+    print_summary(&outcome.reports, &args.channel, args.output.json)?;
+    print_verdicts(&outcome.verdicts, args.output.json);
+    for failure in outcome.package_failures {
+        if args.output.mode() == Mode::Human {
+            eprintln!("{:?}", miette::Report::new(failure));
         }
     }
-    print_summary(&reports, &args.channel, args.output.json)?;
-    if failures > 0 {
-        eprintln!("{failures} build(s) failed");
+    let tool_errors = outcome.tool_errors.len();
+    for error in outcome.tool_errors {
+        eprintln!("{:?}", miette::Report::new(error));
+    }
+    if tool_errors > 0 {
+        eprintln!("{tool_errors} build(s) failed because of an error of ftforge or its inputs");
         return Ok(ExitCode::FAILURE);
     }
+    let hits: Vec<String> = outcome
+        .verdicts
+        .iter()
+        .filter(|r| args.fail_on.contains(&r.verdict))
+        .map(|r| format!("{} {} {}: {}", r.package, r.version, r.abi, r.verdict))
+        .collect();
+    if !hits.is_empty() {
+        eprintln!("--fail-on matched:\n  {}", hits.join("\n  "));
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The verdicts of this run, one line each (stderr when stdout carries JSON).
+fn print_verdicts(verdicts: &[ftforge_channels::CompatRecord], json: bool) {
+    if verdicts.is_empty() {
+        return;
+    }
+    let mut lines = vec![String::new(), "verdicts:".to_string()];
+    for r in verdicts {
+        let verdict = match r.verdict {
+            v if v.is_gil_free() || v == Verdict::Ok => console::style(v.as_str()).green(),
+            Verdict::GilReenabled | Verdict::Skipped => console::style(r.verdict.as_str()).yellow(),
+            v => console::style(v.as_str()).red(),
+        };
+        lines.push(format!("  {:<18} {:<12} {:<7} {:<14} {}", r.package, r.version, r.abi, verdict, r.reason));
+    }
+    let text = lines.join("\n");
+    if json {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
 }
 
 fn print_summary(reports: &[BuildReport], channel: &std::path::Path, json: bool) -> Result<()> {

@@ -1,13 +1,16 @@
-//! One build: a recipe rendered for one variant → sources → build script in a padded
-//! placeholder prefix → one `.conda` per output → install-and-test → publish.
+//! One build: a recipe rendered for one variant → sources → host environment from the
+//! channel → build script in a padded placeholder prefix → one `.conda` per output →
+//! install-and-test at another path → verdict from evidence → publish.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ftforge_channels::Channel;
+use ftforge_channels::{Channel, CompatRecord, Verdict};
 use ftforge_interpreter::{InterpreterFacts, PythonAbi};
+use rattler_conda_types::RepoDataRecord;
 use sha2::{Digest, Sha256};
 
+use crate::env;
 use crate::package::{snapshot, write_package, PackageError, PackageInput};
 use crate::progress::{Reporter, Step};
 use crate::recipe::{Recipe, RecipeError, RenderedOutput, RenderedRecipe, Script};
@@ -15,6 +18,7 @@ use crate::script::{run_logged, CommandFailed};
 use crate::source::{prepare_sources, SourceCache, SourceError};
 use crate::testing::{self, TestOutcome};
 use crate::variants::Variant;
+use crate::verdict::{self, Assessment, StressConfig};
 
 /// Bump when the build logic changes what it produces (part of every build key).
 pub const BUILD_LOGIC_VERSION: &str = "1";
@@ -45,22 +49,14 @@ pub enum BuildError {
         #[source]
         source: PackageError,
     },
-    #[error("{job}: cannot install {output} for testing: {message}")]
-    TestInstall {
-        job: String,
-        output: String,
-        message: String,
-    },
+    #[error("{job}: cannot install {what}: {message}")]
+    Install { job: String, what: String, message: String },
+    #[error("{job}: `{spec}` is not in the channel {}", channel.display())]
+    #[diagnostic(help("build the interpreter first: ftforge build recipes/python --channel {}", channel.display()))]
+    MissingInterpreter { job: String, spec: String, channel: PathBuf },
     #[error("{job}: {output} failed its tests (log: {}):\n{}", log.display(), failures.join("\n"))]
-    #[diagnostic(help(
-        "the package was not published; the test log has every command and its output"
-    ))]
-    Tests {
-        job: String,
-        output: String,
-        failures: Vec<String>,
-        log: PathBuf,
-    },
+    #[diagnostic(help("the package was not published; the test log has every command and its output"))]
+    Tests { job: String, output: String, failures: Vec<String>, log: PathBuf },
     #[error("{job}: cannot publish")]
     Channel {
         job: String,
@@ -70,12 +66,26 @@ pub enum BuildError {
     #[error("{job}: the work directory {} is too long for a {PLACEHOLDER_LEN}-character placeholder prefix", path.display())]
     #[diagnostic(help("pass a shorter --work-dir"))]
     WorkDirTooLong { job: String, path: PathBuf },
+    #[error("{job}: {message}")]
+    Config { job: String, message: String },
     #[error("{action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+impl BuildError {
+    /// Failures that belong to the package being built (recorded as a verdict) rather
+    /// than to ftforge or its inputs.
+    pub fn is_package_failure(&self) -> bool {
+        matches!(self, BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. })
+    }
+
+    /// The log file and its last lines, when a command failed.
+    pub fn log_tail(&self) -> Option<(&Path, &str)> {
+        match self {
+            BuildError::Script { source, .. } => Some((&source.log, &source.tail)),
+            _ => None,
+        }
+    }
 }
 
 /// Where a build reads and writes.
@@ -85,7 +95,7 @@ pub struct BuildSettings {
     pub sources: SourceCache,
     /// Parent of every build's work directory (sources, prefix, logs, test envs).
     pub work_root: PathBuf,
-    /// rattler's package cache used for test environments.
+    /// rattler's package cache used for host and test environments.
     pub package_cache: PathBuf,
     pub cpu_count: usize,
     pub client: reqwest::Client,
@@ -122,14 +132,16 @@ pub struct OutputReport {
     pub tests: Vec<TestOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<InterpreterFacts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A short human name for a build job: `python 3.14.7 cp314t`.
 pub fn job_name(rendered: &RenderedRecipe) -> String {
     let first = rendered.outputs.first();
-    let name = first
-        .map(|o| format!("{} {}", o.name, o.version))
-        .unwrap_or_default();
+    let name = first.map(|o| format!("{} {}", o.name, o.version)).unwrap_or_default();
     match variant_abi(&rendered.variant) {
         Some(abi) => format!("{name} {abi}"),
         None => name,
@@ -147,16 +159,8 @@ pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe) -> String {
     let mut hasher = Sha256::new();
     hasher.update(BUILD_LOGIC_VERSION.as_bytes());
     hasher.update(rendered.rendered.to_string().as_bytes());
-    hasher.update(
-        serde_json::to_string(&rendered.variant)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .collect();
+    hasher.update(serde_json::to_string(&rendered.variant).unwrap_or_default().as_bytes());
+    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir).into_iter().flatten().filter_map(|e| e.ok()).collect();
     files.sort_by_key(|e| e.file_name());
     for entry in files {
         if let Ok(bytes) = std::fs::read(entry.path()) {
@@ -182,11 +186,7 @@ fn placeholder_prefix(work: &Path) -> Option<PathBuf> {
 }
 
 fn report_path(channel: &Channel, key: &str) -> PathBuf {
-    channel
-        .root
-        .join("ftforge")
-        .join("builds")
-        .join(format!("{key}.json"))
+    channel.root.join("ftforge").join("builds").join(format!("{key}.json"))
 }
 
 /// Reads the stored report of an earlier identical build whose packages are all still
@@ -194,14 +194,20 @@ fn report_path(channel: &Channel, key: &str) -> PathBuf {
 fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     let text = std::fs::read_to_string(report_path(channel, key)).ok()?;
     let report: BuildReport = serde_json::from_str(&text).ok()?;
-    let all_there = report
-        .outputs
-        .iter()
-        .all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
+    let all_there = report.outputs.iter().all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
     all_there.then_some(report)
 }
 
-/// Builds, tests and publishes one variant of a recipe.
+/// Outputs named `python` are interpreters: their tests must pass to be published.
+fn is_interpreter(output: &RenderedOutput) -> bool {
+    output.name == "python"
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Builds, tests, judges and publishes one variant of a recipe.
 pub async fn build_variant(
     recipe: &Recipe,
     variant: &Variant,
@@ -219,93 +225,76 @@ pub async fn build_variant(
             return Ok(report);
         }
     }
+    let stress = StressConfig::from_extra(&rendered.extra).map_err(|message| BuildError::Config { job: job.clone(), message })?;
+    let abi = variant_abi(&rendered.variant);
     let outputs: Vec<&RenderedOutput> = rendered.outputs.iter().filter(|o| !o.skipped).collect();
-    let first = outputs
-        .first()
-        .map(|o| o.dist_name())
-        .unwrap_or_else(|| "empty".into());
-    let work = settings.work_root.join(&first);
+    let first = outputs.first().map(|o| o.dist_name()).unwrap_or_else(|| "empty".into());
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| BuildError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| BuildError::Io { action, path, source }
     };
+    let work = settings.work_root.join(format!("{first}-{}", abi.map(|a| a.tag()).unwrap_or_default()));
     if work.exists() {
         std::fs::remove_dir_all(&work).map_err(io("clear", &work))?;
     }
     std::fs::create_dir_all(&work).map_err(io("create", &work))?;
     let work = work.canonicalize().map_err(io("resolve", &work))?;
-    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong {
-        job: job.clone(),
-        path: work.clone(),
-    })?;
-    std::fs::create_dir_all(&prefix).map_err(io("create", &prefix))?;
+    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong { job: job.clone(), path: work.clone() })?;
     let src = work.join("src");
     let logs = work.join("logs");
 
-    prepare_sources(
-        &recipe.dir,
-        &rendered.sources,
-        &src,
-        &settings.sources,
-        &settings.client,
-        &job,
-        reporter,
-    )
-    .await
-    .map_err(|source| BuildError::Source {
-        job: job.clone(),
-        source,
-    })?;
+    prepare_sources(&recipe.dir, &rendered.sources, &src, &settings.sources, &settings.client, &job, reporter)
+        .await
+        .map_err(|source| BuildError::Source { job: job.clone(), source })?;
+
+    // The host environment: our own packages from the channel (the interpreter users
+    // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
+    // isolation.
+    let channel_records = env::channel_records(&settings.channel).map_err(|message| BuildError::Config { job: job.clone(), message })?;
+    let mut host_specs: Vec<String> = outputs.iter().flat_map(|o| o.requirements.host.iter().cloned()).collect();
+    host_specs.sort_by_key(|s| !s.starts_with("python "));
+    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    if let Some(spec) = missing.iter().find(|s| s.split_whitespace().next() == Some("python")) {
+        return Err(BuildError::MissingInterpreter { job: job.clone(), spec: spec.clone(), channel: settings.channel.root.clone() });
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().filter_map(|s| s.split_whitespace().next()).collect();
+        reporter.note(&job, &format!("not in the channel, left to pip's build isolation: {}", names.join(", ")));
+    }
+    if host_records.is_empty() {
+        std::fs::create_dir_all(&prefix).map_err(io("create", &prefix))?;
+    } else {
+        reporter.step(&job, Step::Install);
+        testing::install(&prefix, host_records.clone(), &settings.package_cache)
+            .await
+            .map_err(|message| BuildError::Install { job: job.clone(), what: "the host environment".into(), message })?;
+    }
+    let host_run_exports: Vec<_> = host_records.iter().filter_map(env::run_exports).collect();
 
     // Run each output's script; the files it adds to the prefix are that output's.
     let single = rendered.outputs.len() == 1;
     let mut files_of: Vec<Vec<PathBuf>> = Vec::new();
     for output in &outputs {
-        let script = output.script.clone().or_else(|| {
-            (single && recipe.dir.join("build.sh").is_file())
-                .then(|| Script::Line("build.sh".into()))
-        });
+        let script = output.script.clone().or_else(|| (single && recipe.dir.join("build.sh").is_file()).then(|| Script::Line("build.sh".into())));
         let Some(script) = script else {
             files_of.push(Vec::new());
             continue;
         };
         let before = snapshot(&prefix);
-        let cmd = script_command(
-            &script,
-            recipe,
-            output,
-            &rendered.variant,
-            &prefix,
-            &src,
-            &work,
-            settings,
-        )
-        .map_err(io("write the build script in", &work))?;
-        run_logged(
-            cmd,
-            &format!("build script of {}", output.name),
-            &logs.join(format!("build-{}.log", output.name)),
-            &job,
-            reporter,
-            true,
-        )
-        .await
-        .map_err(|source| BuildError::Script {
-            job: job.clone(),
-            source,
-        })?;
+        let cmd = script_command(&script, recipe, output, &rendered.variant, &prefix, &src, &work, settings)
+            .map_err(io("write the build script in", &work))?;
+        let log = logs.join(format!("build-{}.log", output.name));
+        run_logged(cmd, &format!("build script of {}", output.name), &log, &job, reporter, true)
+            .await
+            .map_err(|source| BuildError::Script { job: job.clone(), source })?;
         let after = snapshot(&prefix);
-        files_of.push(
-            after
-                .keys()
-                .filter(|p| !before.contains_key(*p))
-                .cloned()
-                .collect(),
-        );
+        let new = after
+            .keys()
+            .filter(|p| !before.contains_key(*p))
+            .filter(|p| !p.starts_with("conda-meta") && !p.starts_with("pkgs"))
+            .cloned()
+            .collect();
+        files_of.push(new);
     }
 
     reporter.step(&job, Step::Package);
@@ -313,57 +302,54 @@ pub async fn build_variant(
     std::fs::create_dir_all(&pkgs).map_err(io("create", &pkgs))?;
     let mut packages = Vec::new();
     for (output, files) in outputs.iter().zip(&files_of) {
+        let noarch_python = if output.noarch.as_deref() == Some("python") { abi } else { None };
+        let (depends, constrains) = dependencies(output, abi.as_ref(), &host_run_exports);
         let input = PackageInput {
             output,
             prefix: &prefix,
             files,
-            depends: output.requirements.run.clone(),
-            constrains: output.requirements.run_constraints.clone(),
+            noarch_python,
+            depends,
+            constrains,
             run_exports: &output.requirements.run_exports,
             recipe_dir: &recipe.dir,
             rendered_recipe: &rendered.rendered,
             extra_about: serde_json::json!({"extra": {"ftforge_build_key": key, "variant": rendered.variant}}),
         };
-        let path = write_package(&input, &pkgs).map_err(|source| BuildError::Package {
-            job: job.clone(),
-            source,
-        })?;
-        packages.push(path);
+        packages.push(write_package(&input, &pkgs).map_err(|source| BuildError::Package { job: job.clone(), source })?);
     }
 
     // Install every output into a fresh prefix at another path and test it there.
-    let records: Vec<_> = packages
+    let records: Vec<RepoDataRecord> = packages
         .iter()
         .map(|p| testing::local_record(p))
         .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::TestInstall {
-            job: job.clone(),
-            output: first.clone(),
-            message,
-        })?;
+        .map_err(|message| BuildError::Install { job: job.clone(), what: first.clone(), message })?;
+    let available: Vec<RepoDataRecord> = records.iter().cloned().chain(channel_records.iter().cloned()).collect();
     let mut reports = Vec::new();
+    let mut compat = Vec::new();
     for ((output, files), record) in outputs.iter().zip(&files_of).zip(&records) {
         let test_env = testing::test_prefix(&work, &output.name);
         let log = logs.join(format!("test-{}.log", output.name));
-        let is_interpreter = output.name == "python";
+        let interpreter_output = is_interpreter(output);
+        let judged = abi.is_some() && !interpreter_output && !matches!(output.noarch.as_deref(), Some("generic"));
         let mut tests = Vec::new();
         let mut interpreter = None;
-        if !output.tests.is_empty() || is_interpreter {
-            testing::install(
-                &test_env,
-                testing::closure(record, &records),
-                &settings.package_cache.clone(),
-            )
-            .await
-            .map_err(|message| BuildError::TestInstall {
-                job: job.clone(),
-                output: output.name.clone(),
-                message,
-            })?;
-            tests =
-                testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter)
-                    .await;
-            if let (true, Some(abi)) = (is_interpreter, variant_abi(&rendered.variant)) {
+        let mut assessment: Option<Assessment> = None;
+        if !output.tests.is_empty() || interpreter_output || judged {
+            reporter.step(&job, Step::Test);
+            let exact = format!("{} =={} {}", output.name, output.version, output.build_string);
+            let mut specs = Vec::new();
+            if let (Some(abi), false) = (abi, interpreter_output) {
+                specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
+            }
+            specs.push(exact);
+            let (env_records, _) = env::select(&specs, &available);
+            testing::install(&test_env, env_records, &settings.package_cache)
+                .await
+                .map_err(|message| BuildError::Install { job: job.clone(), what: format!("{} for testing", output.name), message })?;
+            tests = testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter).await;
+            if let (true, Some(abi)) = (interpreter_output, abi) {
                 match testing::probe_interpreter(&abi, &test_env).await {
                     Ok((facts, problems)) => {
                         tests.push(TestOutcome {
@@ -373,25 +359,23 @@ pub async fn build_variant(
                         });
                         interpreter = Some(facts);
                     }
-                    Err(message) => tests.push(TestOutcome {
-                        name: "interpreter facts".into(),
-                        passed: false,
-                        detail: Some(message),
-                    }),
+                    Err(message) => tests.push(TestOutcome { name: "interpreter facts".into(), passed: false, detail: Some(message) }),
+                }
+                let failures: Vec<String> = tests
+                    .iter()
+                    .filter(|t| !t.passed)
+                    .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
+                    .collect();
+                if !failures.is_empty() {
+                    return Err(BuildError::Tests { job: job.clone(), output: output.name.clone(), failures, log });
                 }
             }
-            let failures: Vec<String> = tests
-                .iter()
-                .filter(|t| !t.passed)
-                .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
-                .collect();
-            if !failures.is_empty() {
-                return Err(BuildError::Tests {
-                    job: job.clone(),
-                    output: output.name.clone(),
-                    failures,
-                    log,
-                });
+            if let (true, Some(abi)) = (judged, abi) {
+                let rel: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+                let modules = verdict::modules_of(&rel, &abi);
+                let a = verdict::assess(&abi, &test_env, &modules, &tests, &stress).await;
+                compat.push(compat_record(output, &abi, a.verdict, &a.reason, a.evidence.clone(), Some(record)));
+                assessment = Some(a);
             }
         }
         reports.push(OutputReport {
@@ -405,18 +389,23 @@ pub async fn build_variant(
             files: files.len(),
             tests,
             interpreter,
+            verdict: assessment.as_ref().map(|a| a.verdict),
+            reason: assessment.map(|a| a.reason),
         });
     }
 
     reporter.step(&job, Step::Publish);
-    let channel_err = |source| BuildError::Channel {
-        job: job.clone(),
-        source,
-    };
-    settings
-        .channel
-        .publish(&packages, true)
-        .map_err(channel_err)?;
+    let channel_err = |source| BuildError::Channel { job: job.clone(), source };
+    settings.channel.publish(&packages, true).map_err(channel_err)?;
+    if !compat.is_empty() {
+        settings.channel.record_compat(compat).map_err(channel_err)?;
+    }
+    for output in &reports {
+        if let (Some(facts), Some(abi)) = (&output.interpreter, abi) {
+            let value = serde_json::json!({"facts": facts, "package": output.filename, "recorded_at": now()});
+            settings.channel.record_interpreter(&abi.tag(), value).map_err(channel_err)?;
+        }
+    }
     let report = BuildReport {
         job: job.clone(),
         recipe: recipe.dir.clone(),
@@ -436,12 +425,104 @@ pub async fn build_variant(
     ftforge_channels::layout::write_atomically(&path, &json).map_err(channel_err)?;
     // The build prefix is large and only needed while building.
     let _ = std::fs::remove_dir_all(&prefix);
-    reporter.finished(
-        &job,
-        true,
-        &format!("built in {:.0}s", report.duration_secs),
-    );
+    let verdicts: Vec<String> = report.outputs.iter().filter_map(|o| o.verdict.map(|v| v.to_string())).collect();
+    let summary = format!("built in {:.0}s{}", report.duration_secs, if verdicts.is_empty() { String::new() } else { format!(" · {}", verdicts.join(", ")) });
+    reporter.finished(&job, true, &summary);
     Ok(report)
+}
+
+/// `depends` and `constrains` of an output: its run requirements (a bare `python` of a
+/// compiled package pinned to the ABI's minor version) plus the run-exports of its host
+/// dependencies (`weak` for compiled packages, `noarch` for noarch ones).
+fn dependencies(
+    output: &RenderedOutput,
+    abi: Option<&PythonAbi>,
+    host_run_exports: &[rattler_conda_types::package::RunExportsJson],
+) -> (Vec<String>, Vec<String>) {
+    let noarch = output.noarch.is_some();
+    let mut depends: Vec<String> = Vec::new();
+    for req in &output.requirements.run {
+        let name = req.split_whitespace().next().unwrap_or_default();
+        match (name, abi, noarch, req.trim() == name) {
+            ("python", Some(abi), false, _) => depends.push(abi.python_range_spec()),
+            _ => depends.push(req.clone()),
+        }
+    }
+    let mut constrains = output.requirements.run_constraints.clone();
+    for exports in host_run_exports {
+        let (deps, cons) = if noarch { (&exports.noarch, &Vec::new()) } else { (&exports.weak, &exports.weak_constrains) };
+        for spec in deps {
+            let name = spec.split_whitespace().next().unwrap_or_default();
+            if !depends.iter().any(|d| d.split_whitespace().next() == Some(name)) {
+                depends.push(spec.clone());
+            }
+        }
+        constrains.extend(cons.iter().cloned());
+    }
+    (depends, constrains)
+}
+
+fn compat_record(
+    output: &RenderedOutput,
+    abi: &PythonAbi,
+    verdict: Verdict,
+    reason: &str,
+    evidence: serde_json::Value,
+    record: Option<&RepoDataRecord>,
+) -> CompatRecord {
+    CompatRecord {
+        package: output.name.clone(),
+        version: output.version.clone(),
+        abi: abi.tag(),
+        python: abi.py_ver(),
+        freethreading: abi.freethreading,
+        verdict,
+        filename: record.map(|r| r.identifier.to_string()),
+        subdir: record.map(|r| r.package_record.subdir.clone()),
+        reason: reason.to_string(),
+        evidence,
+        recorded_at: now(),
+    }
+}
+
+/// The verdict of a build that failed for reasons of the package itself (it did not
+/// build, its sources are gone, its tests failed), with the failing step's evidence.
+/// `None` for interpreter recipes and tool errors.
+pub fn failure_record(recipe: &Recipe, variant: &Variant, error: &BuildError, seconds: f64) -> Option<CompatRecord> {
+    if !error.is_package_failure() {
+        return None;
+    }
+    let abi = variant_abi(variant)?;
+    let rendered = recipe.render(variant).ok()?;
+    let output = rendered.outputs.iter().find(|o| !o.skipped && !is_interpreter(o))?;
+    let (log, tail) = error.log_tail().map(|(l, t)| (Some(l.display().to_string()), t.to_string())).unwrap_or((None, String::new()));
+    let evidence = serde_json::json!({
+        "abi": abi.tag(),
+        "error": format!("{}", miette::Report::msg(error.to_string())),
+        "chain": std::iter::successors(std::error::Error::source(error), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>(),
+        "log": log,
+        "log_tail": tail,
+        "seconds": seconds,
+    });
+    let reason = match error {
+        BuildError::Script { source, .. } => format!("{} failed ({})", source.what, source.status),
+        other => other.to_string(),
+    };
+    Some(compat_record(output, &abi, Verdict::BuildFailed, &reason, evidence, None))
+}
+
+/// The verdict of a variant the recipe skips.
+pub fn skipped_record(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord> {
+    let abi = variant_abi(variant)?;
+    let rendered = recipe.render(variant).ok()?;
+    let output = rendered.outputs.iter().find(|o| o.skipped)?;
+    let reason = rendered
+        .extra
+        .pointer("/ftforge/skip_reason")
+        .and_then(|v| v.as_str())
+        .unwrap_or("the recipe skips this variant")
+        .to_string();
+    Some(compat_record(output, &abi, Verdict::Skipped, &reason, serde_json::json!({"abi": abi.tag()}), None))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -458,11 +539,7 @@ fn script_command(
     let (lines, file, env) = match script {
         Script::Line(line) => (vec![line.clone()], None, Default::default()),
         Script::Lines(lines) => (lines.clone(), None, Default::default()),
-        Script::Detailed(d) => (
-            d.content.clone().unwrap_or_default(),
-            d.file.clone(),
-            d.env.clone(),
-        ),
+        Script::Detailed(d) => (d.content.clone().unwrap_or_default(), d.file.clone(), d.env.clone()),
     };
     let file = file.or_else(|| match lines.as_slice() {
         [one] if one.ends_with(".sh") && recipe.dir.join(one).is_file() => Some(one.clone()),
@@ -470,11 +547,7 @@ fn script_command(
     });
     let script_path = match file {
         Some(f) => {
-            let name = if f.ends_with(".sh") {
-                f
-            } else {
-                format!("{f}.sh")
-            };
+            let name = if f.ends_with(".sh") { f } else { format!("{f}.sh") };
             recipe.dir.join(name)
         }
         None => {
@@ -492,6 +565,7 @@ fn script_command(
         .env("SRC_DIR", src)
         .env("RECIPE_DIR", &recipe.dir)
         .env("CPU_COUNT", settings.cpu_count.to_string())
+        .env("MAKEFLAGS", format!("-j{}", settings.cpu_count))
         .env("PKG_NAME", &output.name)
         .env("PKG_VERSION", &output.version)
         .env("PKG_BUILDNUM", output.build_number.to_string())
@@ -499,6 +573,9 @@ fn script_command(
         .env("target_platform", crate::recipe::target_platform())
         .env("build_platform", crate::recipe::target_platform())
         .env("SHLIB_EXT", ".so")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_WARN_SCRIPT_LOCATION", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
         .env_remove("CONDA_PREFIX")
@@ -522,9 +599,7 @@ mod tests {
     fn placeholder_is_exactly_255_characters() {
         let p = placeholder_prefix(Path::new("/tmp/work/python-3.14.7-h1234567_0_cp314t")).unwrap();
         assert_eq!(p.to_string_lossy().len(), PLACEHOLDER_LEN);
-        assert!(p
-            .to_string_lossy()
-            .starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
+        assert!(p.to_string_lossy().starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
         assert!(placeholder_prefix(&PathBuf::from("/".repeat(250))).is_none());
     }
 }

@@ -10,3 +10,6 @@ pub mod script;
 pub mod source;
 pub mod testing;
 pub mod variants;
+pub mod env;
+pub mod verdict;
+pub mod session;

@@ -88,6 +88,24 @@ pub fn describe_file(prefix: &Path, rel: &Path) -> Result<PathEntry, PackageErro
     })
 }
 
+/// Where a file of the build prefix goes in the package (`None`: left out).
+pub fn packaged_path(rel: &Path, noarch_python: Option<&ftforge_interpreter::PythonAbi>) -> Option<PathBuf> {
+    let Some(abi) = noarch_python else {
+        return Some(rel.to_path_buf());
+    };
+    // Byte code is compiled by the installer for the interpreter it meets.
+    if rel.components().any(|c| c.as_os_str() == "__pycache__") {
+        return None;
+    }
+    if let Ok(rest) = rel.strip_prefix(abi.site_packages_dir()) {
+        return Some(Path::new("site-packages").join(rest));
+    }
+    if let Ok(rest) = rel.strip_prefix("bin") {
+        return Some(Path::new("python-scripts").join(rest));
+    }
+    Some(rel.to_path_buf())
+}
+
 /// Everything needed to write one package.
 pub struct PackageInput<'a> {
     pub output: &'a RenderedOutput,
@@ -95,6 +113,10 @@ pub struct PackageInput<'a> {
     pub prefix: &'a Path,
     /// Files relative to `prefix` that belong to this package.
     pub files: &'a [PathBuf],
+    /// For `noarch: python` packages: the ABI they were built with, whose
+    /// site-packages and `bin/` become `site-packages/` and `python-scripts/` (CEP 17
+    /// lets the installer put them into whichever interpreter the environment has).
+    pub noarch_python: Option<ftforge_interpreter::PythonAbi>,
     pub depends: Vec<String>,
     pub constrains: Vec<String>,
     pub run_exports: &'a RunExports,
@@ -111,9 +133,13 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
     let mut entries = Vec::new();
     let mut files = Vec::new();
     for rel in input.files {
-        let entry = describe_file(input.prefix, rel)?;
+        let Some(packaged) = packaged_path(rel, input.noarch_python.as_ref()) else {
+            continue;
+        };
+        let mut entry = describe_file(input.prefix, rel)?;
+        entry.path = packaged.to_string_lossy().into_owned();
         let src = input.prefix.join(rel);
-        let dest = root.join(rel);
+        let dest = root.join(&packaged);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io("create", parent))?;
         }

@@ -1,7 +1,7 @@
 //! What to build: recipes found under the given paths, and their variants narrowed by
 //! the user's `--variant` / `--python` choices.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::recipe::{Recipe, RecipeError};
 use crate::variants::Variant;
@@ -54,7 +54,7 @@ impl VariantFilter {
 
 /// Recipes under `paths`: a directory with `recipe.yaml` (or the file itself) is one
 /// recipe; any other directory contributes each subdirectory that has one. Recipes
-/// that produce `python` come first (everything else is built against them).
+/// come in dependency order (the interpreter first: everything is built against it).
 pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for path in paths {
@@ -75,16 +75,43 @@ pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
             ));
         }
     }
-    let mut recipes = dirs
-        .iter()
-        .map(|d| Recipe::load(d))
-        .collect::<Result<Vec<_>, _>>()?;
-    recipes.sort_by_key(|r| (!produces_python(&r.dir), r.dir.clone()));
-    Ok(recipes)
+    let recipes = dirs.iter().map(|d| Recipe::load(d)).collect::<Result<Vec<_>, _>>()?;
+    Ok(dependency_order(recipes))
 }
 
-fn produces_python(dir: &Path) -> bool {
-    dir.file_name().is_some_and(|n| n == "python")
+/// The package names a recipe produces and the names it needs (host and run), from
+/// its first variant.
+fn names(recipe: &Recipe) -> (Vec<String>, Vec<String>) {
+    let variant = recipe.variant_combinations().into_iter().next().unwrap_or_default();
+    let Ok(rendered) = recipe.render(&variant) else {
+        return (Vec::new(), Vec::new());
+    };
+    let produces = rendered.outputs.iter().map(|o| o.name.clone()).collect();
+    let needs = rendered
+        .outputs
+        .iter()
+        .flat_map(|o| o.requirements.host.iter().chain(&o.requirements.run))
+        .filter_map(|r| r.split_whitespace().next().map(String::from))
+        .collect();
+    (produces, needs)
+}
+
+/// Orders recipes so that every recipe comes after the recipes producing what it
+/// needs (ties by directory); recipes in a cycle keep their directory order at the end.
+pub fn dependency_order(mut recipes: Vec<Recipe>) -> Vec<Recipe> {
+    recipes.sort_by(|a, b| a.dir.cmp(&b.dir));
+    let info: Vec<(Vec<String>, Vec<String>)> = recipes.iter().map(names).collect();
+    let depends_on = |i: usize, j: usize| i != j && info[i].1.iter().any(|n| info[j].0.contains(n));
+    let mut done = vec![false; recipes.len()];
+    let mut order = Vec::new();
+    while order.len() < recipes.len() {
+        let next = (0..recipes.len()).find(|&i| !done[i] && (0..recipes.len()).all(|j| done[j] || !depends_on(i, j)));
+        let pick = next.unwrap_or_else(|| (0..recipes.len()).find(|&i| !done[i]).expect("one is left"));
+        done[pick] = true;
+        order.push(pick);
+    }
+    let mut slots: Vec<Option<Recipe>> = recipes.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 #[cfg(test)]
@@ -100,6 +127,20 @@ mod tests {
             ]
             .into(),
         )
+    }
+
+    #[test]
+    fn shipped_recipes_come_in_dependency_order() {
+        let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+        let order: Vec<String> = discover_recipes(&[recipes])
+            .unwrap()
+            .iter()
+            .map(|r| r.dir.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let pos = |name: &str| order.iter().position(|n| n == name).unwrap_or_else(|| panic!("{name} in {order:?}"));
+        assert_eq!(pos("python"), 0, "{order:?}");
+        assert!(pos("pycparser") < pos("cffi"), "{order:?}");
+        assert!(order.len() >= 10, "{order:?}");
     }
 
     #[test]

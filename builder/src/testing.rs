@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ftforge_interpreter::{
     relocation_problems, InterpreterFacts, PythonAbi, FACTS_SCRIPT, REQUIRED_STDLIB_MODULES,
 };
-use rattler_conda_types::{match_spec::Matches, MatchSpec, ParseStrictness, RepoDataRecord};
+use rattler_conda_types::RepoDataRecord;
 
 use crate::progress::{Reporter, Step};
 use crate::recipe::{Script, TestSpec};
@@ -36,28 +36,6 @@ pub fn local_record(package: &Path) -> Result<RepoDataRecord, String> {
         url,
         channel: None,
     })
-}
-
-/// `wanted` plus every package of `available` its dependencies need (transitively).
-pub fn closure(wanted: &RepoDataRecord, available: &[RepoDataRecord]) -> Vec<RepoDataRecord> {
-    let mut out = vec![wanted.clone()];
-    let mut i = 0;
-    while i < out.len() {
-        let depends = out[i].package_record.depends.clone();
-        for dep in depends {
-            let Ok(spec) = MatchSpec::from_str(&dep, ParseStrictness::Lenient) else {
-                continue;
-            };
-            if out.iter().any(|r| spec.matches(&r.package_record)) {
-                continue;
-            }
-            if let Some(found) = available.iter().find(|r| spec.matches(&r.package_record)) {
-                out.push(found.clone());
-            }
-        }
-        i += 1;
-    }
-    out
 }
 
 /// Installs `records` into a new prefix with rattler's installer.

@@ -40,6 +40,24 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     })
 }
 
+/// One item or a list of items (`source:` may be a single mapping).
+fn one_or_many_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(item) => vec![item],
+        OneOrMany::Many(items) => items,
+    })
+}
+
+fn one_or_many_items_opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Vec<T>>, D::Error> {
+    one_or_many_items(d).map(Some)
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RecipeDocument {
@@ -52,7 +70,7 @@ pub struct RecipeDocument {
     /// Multi-output recipes name themselves under `recipe:`.
     #[serde(default)]
     pub recipe: Option<RecipeMeta>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many_items")]
     pub source: Vec<Source>,
     #[serde(default)]
     pub build: Build,
@@ -90,7 +108,7 @@ pub struct RecipeMeta {
 #[serde(deny_unknown_fields)]
 pub struct OutputDocument {
     pub package: PackageMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many_items_opt")]
     pub source: Option<Vec<Source>>,
     #[serde(default)]
     pub build: Option<Build>,
