@@ -337,7 +337,6 @@ pub async fn build_variant(
         let mut interpreter = None;
         let mut assessment: Option<Assessment> = None;
         if !output.tests.is_empty() || interpreter_output || judged {
-            reporter.step(&job, Step::Test);
             let exact = format!("{} =={} {}", output.name, output.version, output.build_string);
             let mut specs = Vec::new();
             if let (Some(abi), false) = (abi, interpreter_output) {

@@ -177,11 +177,11 @@ impl VariantConfig {
         let mut groups: Vec<Vec<(String, Vec<VariantValue>)>> = Vec::new();
         let mut grouped: Vec<&String> = Vec::new();
         for zip in &self.zip_keys {
-            let members: Vec<_> = zip
-                .iter()
-                .filter(|k| used.contains(k))
-                .filter_map(|k| self.keys.get(k).map(|v| (k.clone(), v.clone())))
-                .collect();
+            // A zip group is used as a whole when any of its keys is used.
+            if !zip.iter().any(|k| used.contains(k)) {
+                continue;
+            }
+            let members: Vec<_> = zip.iter().filter_map(|k| self.keys.get(k).map(|v| (k.clone(), v.clone()))).collect();
             if !members.is_empty() {
                 grouped.extend(zip.iter());
                 groups.push(members);
@@ -284,7 +284,7 @@ mod tests {
         let c = config(
             "python: [\"3.14.* *_cp314t\", \"3.14.* *_cp314\"]\nis_freethreading: [true, false]\nzip_keys: [[python, is_freethreading]]\nother: [a, b]\n",
         );
-        let used = vec!["python".to_string(), "is_freethreading".to_string()];
+        let used = vec!["python".to_string()];
         let vs = c.combinations(&used);
         assert_eq!(vs.len(), 2);
         assert!(vs[0].is_true("is_freethreading"));
