@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ftforge_builder::build::{BuildReport, BuildSettings};
-use ftforge_builder::session::build_all;
 use ftforge_builder::plan::{discover_recipes, VariantFilter, VariantKind};
+use ftforge_builder::session::build_all;
 use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
 use ftforge_channels::{Channel, Verdict};
 use miette::{IntoDiagnostic, Result};
@@ -243,7 +243,11 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
                 .join(", ")
         ));
     }
-    reporter.line(&format!("building {} variant(s) into {}", jobs.len(), args.channel.display()));
+    reporter.line(&format!(
+        "building {} variant(s) into {}",
+        jobs.len(),
+        args.channel.display()
+    ));
     let outcome = build_all(&jobs, &settings, &reporter).await;
     print_summary(&outcome.reports, &args.channel, args.output.json)?;
     print_verdicts(&outcome.verdicts, args.output.json);
@@ -285,7 +289,10 @@ fn print_verdicts(verdicts: &[ftforge_channels::CompatRecord], json: bool) {
             Verdict::GilReenabled | Verdict::Skipped => console::style(r.verdict.as_str()).yellow(),
             v => console::style(v.as_str()).red(),
         };
-        lines.push(format!("  {:<18} {:<12} {:<7} {:<14} {}", r.package, r.version, r.abi, verdict, r.reason));
+        lines.push(format!(
+            "  {:<18} {:<12} {:<7} {:<14} {}",
+            r.package, r.version, r.abi, verdict, r.reason
+        ));
     }
     let text = lines.join("\n");
     if json {

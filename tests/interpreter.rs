@@ -39,17 +39,7 @@ fn find<'a>(
 
 #[test]
 fn interpreters_build_relocate_and_run_with_the_right_gil_state() {
-    let channel = test_cache().join("channel-interpreters");
-    let out = run(ftforge()
-        .args(["build", "recipes/python", "--channel"])
-        .arg(&channel)
-        .current_dir(repo_root()));
-    let stderr = text(&out.stderr);
-    assert!(
-        out.status.success(),
-        "build failed:\n{stderr}\n{}",
-        text(&out.stdout)
-    );
+    let channel = interpreter_channel();
 
     let linux = repodata(&channel, "linux-64");
     let noarch = repodata(&channel, "noarch");

@@ -50,13 +50,28 @@ pub enum BuildError {
         source: PackageError,
     },
     #[error("{job}: cannot install {what}: {message}")]
-    Install { job: String, what: String, message: String },
+    Install {
+        job: String,
+        what: String,
+        message: String,
+    },
     #[error("{job}: `{spec}` is not in the channel {}", channel.display())]
     #[diagnostic(help("build the interpreter first: ftforge build recipes/python --channel {}", channel.display()))]
-    MissingInterpreter { job: String, spec: String, channel: PathBuf },
+    MissingInterpreter {
+        job: String,
+        spec: String,
+        channel: PathBuf,
+    },
     #[error("{job}: {output} failed its tests (log: {}):\n{}", log.display(), failures.join("\n"))]
-    #[diagnostic(help("the package was not published; the test log has every command and its output"))]
-    Tests { job: String, output: String, failures: Vec<String>, log: PathBuf },
+    #[diagnostic(help(
+        "the package was not published; the test log has every command and its output"
+    ))]
+    Tests {
+        job: String,
+        output: String,
+        failures: Vec<String>,
+        log: PathBuf,
+    },
     #[error("{job}: cannot publish")]
     Channel {
         job: String,
@@ -69,14 +84,21 @@ pub enum BuildError {
     #[error("{job}: {message}")]
     Config { job: String, message: String },
     #[error("{action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl BuildError {
     /// Failures that belong to the package being built (recorded as a verdict) rather
     /// than to ftforge or its inputs.
     pub fn is_package_failure(&self) -> bool {
-        matches!(self, BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. })
+        matches!(
+            self,
+            BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. }
+        )
     }
 
     /// The log file and its last lines, when a command failed.
@@ -141,7 +163,9 @@ pub struct OutputReport {
 /// A short human name for a build job: `python 3.14.7 cp314t`.
 pub fn job_name(rendered: &RenderedRecipe) -> String {
     let first = rendered.outputs.first();
-    let name = first.map(|o| format!("{} {}", o.name, o.version)).unwrap_or_default();
+    let name = first
+        .map(|o| format!("{} {}", o.name, o.version))
+        .unwrap_or_default();
     match variant_abi(&rendered.variant) {
         Some(abi) => format!("{name} {abi}"),
         None => name,
@@ -159,8 +183,16 @@ pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe) -> String {
     let mut hasher = Sha256::new();
     hasher.update(BUILD_LOGIC_VERSION.as_bytes());
     hasher.update(rendered.rendered.to_string().as_bytes());
-    hasher.update(serde_json::to_string(&rendered.variant).unwrap_or_default().as_bytes());
-    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir).into_iter().flatten().filter_map(|e| e.ok()).collect();
+    hasher.update(
+        serde_json::to_string(&rendered.variant)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .collect();
     files.sort_by_key(|e| e.file_name());
     for entry in files {
         if let Ok(bytes) = std::fs::read(entry.path()) {
@@ -186,7 +218,11 @@ fn placeholder_prefix(work: &Path) -> Option<PathBuf> {
 }
 
 fn report_path(channel: &Channel, key: &str) -> PathBuf {
-    channel.root.join("ftforge").join("builds").join(format!("{key}.json"))
+    channel
+        .root
+        .join("ftforge")
+        .join("builds")
+        .join(format!("{key}.json"))
 }
 
 /// Reads the stored report of an earlier identical build whose packages are all still
@@ -194,7 +230,10 @@ fn report_path(channel: &Channel, key: &str) -> PathBuf {
 fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     let text = std::fs::read_to_string(report_path(channel, key)).ok()?;
     let report: BuildReport = serde_json::from_str(&text).ok()?;
-    let all_there = report.outputs.iter().all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
+    let all_there = report
+        .outputs
+        .iter()
+        .all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
     all_there.then_some(report)
 }
 
@@ -225,41 +264,92 @@ pub async fn build_variant(
             return Ok(report);
         }
     }
-    let stress = StressConfig::from_extra(&rendered.extra).map_err(|message| BuildError::Config { job: job.clone(), message })?;
+    let stress =
+        StressConfig::from_extra(&rendered.extra).map_err(|message| BuildError::Config {
+            job: job.clone(),
+            message,
+        })?;
     let abi = variant_abi(&rendered.variant);
     let outputs: Vec<&RenderedOutput> = rendered.outputs.iter().filter(|o| !o.skipped).collect();
-    let first = outputs.first().map(|o| o.dist_name()).unwrap_or_else(|| "empty".into());
+    let first = outputs
+        .first()
+        .map(|o| o.dist_name())
+        .unwrap_or_else(|| "empty".into());
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
-        move |source| BuildError::Io { action, path, source }
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
     };
-    let work = settings.work_root.join(format!("{first}-{}", abi.map(|a| a.tag()).unwrap_or_default()));
+    let work = settings.work_root.join(format!(
+        "{first}-{}",
+        abi.map(|a| a.tag()).unwrap_or_default()
+    ));
     if work.exists() {
         std::fs::remove_dir_all(&work).map_err(io("clear", &work))?;
     }
     std::fs::create_dir_all(&work).map_err(io("create", &work))?;
     let work = work.canonicalize().map_err(io("resolve", &work))?;
-    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong { job: job.clone(), path: work.clone() })?;
+    let prefix = placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong {
+        job: job.clone(),
+        path: work.clone(),
+    })?;
     let src = work.join("src");
     let logs = work.join("logs");
 
-    prepare_sources(&recipe.dir, &rendered.sources, &src, &settings.sources, &settings.client, &job, reporter)
-        .await
-        .map_err(|source| BuildError::Source { job: job.clone(), source })?;
+    prepare_sources(
+        &recipe.dir,
+        &rendered.sources,
+        &src,
+        &settings.sources,
+        &settings.client,
+        &job,
+        reporter,
+    )
+    .await
+    .map_err(|source| BuildError::Source {
+        job: job.clone(),
+        source,
+    })?;
 
     // The host environment: our own packages from the channel (the interpreter users
     // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
     // isolation.
-    let channel_records = env::channel_records(&settings.channel).map_err(|message| BuildError::Config { job: job.clone(), message })?;
-    let mut host_specs: Vec<String> = outputs.iter().flat_map(|o| o.requirements.host.iter().cloned()).collect();
+    let channel_records =
+        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
+            job: job.clone(),
+            message,
+        })?;
+    let mut host_specs: Vec<String> = outputs
+        .iter()
+        .flat_map(|o| o.requirements.host.iter().cloned())
+        .collect();
     host_specs.sort_by_key(|s| !s.starts_with("python "));
     let (host_records, missing) = env::select(&host_specs, &channel_records);
-    if let Some(spec) = missing.iter().find(|s| s.split_whitespace().next() == Some("python")) {
-        return Err(BuildError::MissingInterpreter { job: job.clone(), spec: spec.clone(), channel: settings.channel.root.clone() });
+    if let Some(spec) = missing
+        .iter()
+        .find(|s| s.split_whitespace().next() == Some("python"))
+    {
+        return Err(BuildError::MissingInterpreter {
+            job: job.clone(),
+            spec: spec.clone(),
+            channel: settings.channel.root.clone(),
+        });
     }
     if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().filter_map(|s| s.split_whitespace().next()).collect();
-        reporter.note(&job, &format!("not in the channel, left to pip's build isolation: {}", names.join(", ")));
+        let names: Vec<&str> = missing
+            .iter()
+            .filter_map(|s| s.split_whitespace().next())
+            .collect();
+        reporter.note(
+            &job,
+            &format!(
+                "not in the channel, left to pip's build isolation: {}",
+                names.join(", ")
+            ),
+        );
     }
     if host_records.is_empty() {
         std::fs::create_dir_all(&prefix).map_err(io("create", &prefix))?;
@@ -267,7 +357,11 @@ pub async fn build_variant(
         reporter.step(&job, Step::Install);
         testing::install(&prefix, host_records.clone(), &settings.package_cache)
             .await
-            .map_err(|message| BuildError::Install { job: job.clone(), what: "the host environment".into(), message })?;
+            .map_err(|message| BuildError::Install {
+                job: job.clone(),
+                what: "the host environment".into(),
+                message,
+            })?;
     }
     let host_run_exports: Vec<_> = host_records.iter().filter_map(env::run_exports).collect();
 
@@ -275,18 +369,40 @@ pub async fn build_variant(
     let single = rendered.outputs.len() == 1;
     let mut files_of: Vec<Vec<PathBuf>> = Vec::new();
     for output in &outputs {
-        let script = output.script.clone().or_else(|| (single && recipe.dir.join("build.sh").is_file()).then(|| Script::Line("build.sh".into())));
+        let script = output.script.clone().or_else(|| {
+            (single && recipe.dir.join("build.sh").is_file())
+                .then(|| Script::Line("build.sh".into()))
+        });
         let Some(script) = script else {
             files_of.push(Vec::new());
             continue;
         };
         let before = snapshot(&prefix);
-        let cmd = script_command(&script, recipe, output, &rendered.variant, &prefix, &src, &work, settings)
-            .map_err(io("write the build script in", &work))?;
+        let cmd = script_command(
+            &script,
+            recipe,
+            output,
+            &rendered.variant,
+            &prefix,
+            &src,
+            &work,
+            settings,
+        )
+        .map_err(io("write the build script in", &work))?;
         let log = logs.join(format!("build-{}.log", output.name));
-        run_logged(cmd, &format!("build script of {}", output.name), &log, &job, reporter, true)
-            .await
-            .map_err(|source| BuildError::Script { job: job.clone(), source })?;
+        run_logged(
+            cmd,
+            &format!("build script of {}", output.name),
+            &log,
+            &job,
+            reporter,
+            true,
+        )
+        .await
+        .map_err(|source| BuildError::Script {
+            job: job.clone(),
+            source,
+        })?;
         let after = snapshot(&prefix);
         let new = after
             .keys()
@@ -302,7 +418,11 @@ pub async fn build_variant(
     std::fs::create_dir_all(&pkgs).map_err(io("create", &pkgs))?;
     let mut packages = Vec::new();
     for (output, files) in outputs.iter().zip(&files_of) {
-        let noarch_python = if output.noarch.as_deref() == Some("python") { abi } else { None };
+        let noarch_python = if output.noarch.as_deref() == Some("python") {
+            abi
+        } else {
+            None
+        };
         let (depends, constrains) = dependencies(output, abi.as_ref(), &host_run_exports);
         let input = PackageInput {
             output,
@@ -316,7 +436,12 @@ pub async fn build_variant(
             rendered_recipe: &rendered.rendered,
             extra_about: serde_json::json!({"extra": {"ftforge_build_key": key, "variant": rendered.variant}}),
         };
-        packages.push(write_package(&input, &pkgs).map_err(|source| BuildError::Package { job: job.clone(), source })?);
+        packages.push(
+            write_package(&input, &pkgs).map_err(|source| BuildError::Package {
+                job: job.clone(),
+                source,
+            })?,
+        );
     }
 
     // Install every output into a fresh prefix at another path and test it there.
@@ -324,20 +449,33 @@ pub async fn build_variant(
         .iter()
         .map(|p| testing::local_record(p))
         .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::Install { job: job.clone(), what: first.clone(), message })?;
-    let available: Vec<RepoDataRecord> = records.iter().cloned().chain(channel_records.iter().cloned()).collect();
+        .map_err(|message| BuildError::Install {
+            job: job.clone(),
+            what: first.clone(),
+            message,
+        })?;
+    let available: Vec<RepoDataRecord> = records
+        .iter()
+        .cloned()
+        .chain(channel_records.iter().cloned())
+        .collect();
     let mut reports = Vec::new();
     let mut compat = Vec::new();
     for ((output, files), record) in outputs.iter().zip(&files_of).zip(&records) {
         let test_env = testing::test_prefix(&work, &output.name);
         let log = logs.join(format!("test-{}.log", output.name));
         let interpreter_output = is_interpreter(output);
-        let judged = abi.is_some() && !interpreter_output && !matches!(output.noarch.as_deref(), Some("generic"));
+        let judged = abi.is_some()
+            && !interpreter_output
+            && !matches!(output.noarch.as_deref(), Some("generic"));
         let mut tests = Vec::new();
         let mut interpreter = None;
         let mut assessment: Option<Assessment> = None;
         if !output.tests.is_empty() || interpreter_output || judged {
-            let exact = format!("{} =={} {}", output.name, output.version, output.build_string);
+            let exact = format!(
+                "{} =={} {}",
+                output.name, output.version, output.build_string
+            );
             let mut specs = Vec::new();
             if let (Some(abi), false) = (abi, interpreter_output) {
                 specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
@@ -346,8 +484,14 @@ pub async fn build_variant(
             let (env_records, _) = env::select(&specs, &available);
             testing::install(&test_env, env_records, &settings.package_cache)
                 .await
-                .map_err(|message| BuildError::Install { job: job.clone(), what: format!("{} for testing", output.name), message })?;
-            tests = testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter).await;
+                .map_err(|message| BuildError::Install {
+                    job: job.clone(),
+                    what: format!("{} for testing", output.name),
+                    message,
+                })?;
+            tests =
+                testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter)
+                    .await;
             if let (true, Some(abi)) = (interpreter_output, abi) {
                 match testing::probe_interpreter(&abi, &test_env).await {
                     Ok((facts, problems)) => {
@@ -358,7 +502,11 @@ pub async fn build_variant(
                         });
                         interpreter = Some(facts);
                     }
-                    Err(message) => tests.push(TestOutcome { name: "interpreter facts".into(), passed: false, detail: Some(message) }),
+                    Err(message) => tests.push(TestOutcome {
+                        name: "interpreter facts".into(),
+                        passed: false,
+                        detail: Some(message),
+                    }),
                 }
                 let failures: Vec<String> = tests
                     .iter()
@@ -366,14 +514,29 @@ pub async fn build_variant(
                     .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
                     .collect();
                 if !failures.is_empty() {
-                    return Err(BuildError::Tests { job: job.clone(), output: output.name.clone(), failures, log });
+                    return Err(BuildError::Tests {
+                        job: job.clone(),
+                        output: output.name.clone(),
+                        failures,
+                        log,
+                    });
                 }
             }
             if let (true, Some(abi)) = (judged, abi) {
-                let rel: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+                let rel: Vec<String> = files
+                    .iter()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .collect();
                 let modules = verdict::modules_of(&rel, &abi);
                 let a = verdict::assess(&abi, &test_env, &modules, &tests, &stress).await;
-                compat.push(compat_record(output, &abi, a.verdict, &a.reason, a.evidence.clone(), Some(record)));
+                compat.push(compat_record(
+                    output,
+                    &abi,
+                    a.verdict,
+                    &a.reason,
+                    a.evidence.clone(),
+                    Some(record),
+                ));
                 assessment = Some(a);
             }
         }
@@ -394,15 +557,27 @@ pub async fn build_variant(
     }
 
     reporter.step(&job, Step::Publish);
-    let channel_err = |source| BuildError::Channel { job: job.clone(), source };
-    settings.channel.publish(&packages, true).map_err(channel_err)?;
+    let channel_err = |source| BuildError::Channel {
+        job: job.clone(),
+        source,
+    };
+    settings
+        .channel
+        .publish(&packages, true)
+        .map_err(channel_err)?;
     if !compat.is_empty() {
-        settings.channel.record_compat(compat).map_err(channel_err)?;
+        settings
+            .channel
+            .record_compat(compat)
+            .map_err(channel_err)?;
     }
     for output in &reports {
         if let (Some(facts), Some(abi)) = (&output.interpreter, abi) {
             let value = serde_json::json!({"facts": facts, "package": output.filename, "recorded_at": now()});
-            settings.channel.record_interpreter(&abi.tag(), value).map_err(channel_err)?;
+            settings
+                .channel
+                .record_interpreter(&abi.tag(), value)
+                .map_err(channel_err)?;
         }
     }
     let report = BuildReport {
@@ -424,8 +599,20 @@ pub async fn build_variant(
     ftforge_channels::layout::write_atomically(&path, &json).map_err(channel_err)?;
     // The build prefix is large and only needed while building.
     let _ = std::fs::remove_dir_all(&prefix);
-    let verdicts: Vec<String> = report.outputs.iter().filter_map(|o| o.verdict.map(|v| v.to_string())).collect();
-    let summary = format!("built in {:.0}s{}", report.duration_secs, if verdicts.is_empty() { String::new() } else { format!(" · {}", verdicts.join(", ")) });
+    let verdicts: Vec<String> = report
+        .outputs
+        .iter()
+        .filter_map(|o| o.verdict.map(|v| v.to_string()))
+        .collect();
+    let summary = format!(
+        "built in {:.0}s{}",
+        report.duration_secs,
+        if verdicts.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", verdicts.join(", "))
+        }
+    );
     reporter.finished(&job, true, &summary);
     Ok(report)
 }
@@ -449,10 +636,17 @@ fn dependencies(
     }
     let mut constrains = output.requirements.run_constraints.clone();
     for exports in host_run_exports {
-        let (deps, cons) = if noarch { (&exports.noarch, &Vec::new()) } else { (&exports.weak, &exports.weak_constrains) };
+        let (deps, cons) = if noarch {
+            (&exports.noarch, &Vec::new())
+        } else {
+            (&exports.weak, &exports.weak_constrains)
+        };
         for spec in deps {
             let name = spec.split_whitespace().next().unwrap_or_default();
-            if !depends.iter().any(|d| d.split_whitespace().next() == Some(name)) {
+            if !depends
+                .iter()
+                .any(|d| d.split_whitespace().next() == Some(name))
+            {
                 depends.push(spec.clone());
             }
         }
@@ -487,14 +681,25 @@ fn compat_record(
 /// The verdict of a build that failed for reasons of the package itself (it did not
 /// build, its sources are gone, its tests failed), with the failing step's evidence.
 /// `None` for interpreter recipes and tool errors.
-pub fn failure_record(recipe: &Recipe, variant: &Variant, error: &BuildError, seconds: f64) -> Option<CompatRecord> {
+pub fn failure_record(
+    recipe: &Recipe,
+    variant: &Variant,
+    error: &BuildError,
+    seconds: f64,
+) -> Option<CompatRecord> {
     if !error.is_package_failure() {
         return None;
     }
     let abi = variant_abi(variant)?;
     let rendered = recipe.render(variant).ok()?;
-    let output = rendered.outputs.iter().find(|o| !o.skipped && !is_interpreter(o))?;
-    let (log, tail) = error.log_tail().map(|(l, t)| (Some(l.display().to_string()), t.to_string())).unwrap_or((None, String::new()));
+    let output = rendered
+        .outputs
+        .iter()
+        .find(|o| !o.skipped && !is_interpreter(o))?;
+    let (log, tail) = error
+        .log_tail()
+        .map(|(l, t)| (Some(l.display().to_string()), t.to_string()))
+        .unwrap_or((None, String::new()));
     let evidence = serde_json::json!({
         "abi": abi.tag(),
         "error": format!("{}", miette::Report::msg(error.to_string())),
@@ -507,7 +712,14 @@ pub fn failure_record(recipe: &Recipe, variant: &Variant, error: &BuildError, se
         BuildError::Script { source, .. } => format!("{} failed ({})", source.what, source.status),
         other => other.to_string(),
     };
-    Some(compat_record(output, &abi, Verdict::BuildFailed, &reason, evidence, None))
+    Some(compat_record(
+        output,
+        &abi,
+        Verdict::BuildFailed,
+        &reason,
+        evidence,
+        None,
+    ))
 }
 
 /// The verdict of a variant the recipe skips.
@@ -521,7 +733,14 @@ pub fn skipped_record(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord
         .and_then(|v| v.as_str())
         .unwrap_or("the recipe skips this variant")
         .to_string();
-    Some(compat_record(output, &abi, Verdict::Skipped, &reason, serde_json::json!({"abi": abi.tag()}), None))
+    Some(compat_record(
+        output,
+        &abi,
+        Verdict::Skipped,
+        &reason,
+        serde_json::json!({"abi": abi.tag()}),
+        None,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -538,7 +757,11 @@ fn script_command(
     let (lines, file, env) = match script {
         Script::Line(line) => (vec![line.clone()], None, Default::default()),
         Script::Lines(lines) => (lines.clone(), None, Default::default()),
-        Script::Detailed(d) => (d.content.clone().unwrap_or_default(), d.file.clone(), d.env.clone()),
+        Script::Detailed(d) => (
+            d.content.clone().unwrap_or_default(),
+            d.file.clone(),
+            d.env.clone(),
+        ),
     };
     let file = file.or_else(|| match lines.as_slice() {
         [one] if one.ends_with(".sh") && recipe.dir.join(one).is_file() => Some(one.clone()),
@@ -546,7 +769,11 @@ fn script_command(
     });
     let script_path = match file {
         Some(f) => {
-            let name = if f.ends_with(".sh") { f } else { format!("{f}.sh") };
+            let name = if f.ends_with(".sh") {
+                f
+            } else {
+                format!("{f}.sh")
+            };
             recipe.dir.join(name)
         }
         None => {
@@ -598,7 +825,9 @@ mod tests {
     fn placeholder_is_exactly_255_characters() {
         let p = placeholder_prefix(Path::new("/tmp/work/python-3.14.7-h1234567_0_cp314t")).unwrap();
         assert_eq!(p.to_string_lossy().len(), PLACEHOLDER_LEN);
-        assert!(p.to_string_lossy().starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
+        assert!(p
+            .to_string_lossy()
+            .starts_with("/tmp/work/python-3.14.7-h1234567_0_cp314t/host_env_placehold"));
         assert!(placeholder_prefix(&PathBuf::from("/".repeat(250))).is_none());
     }
 }

@@ -2,7 +2,6 @@
 //! list of specs (highest version, then build number) with their dependencies, for
 //! build host prefixes and test prefixes.
 
-
 use ftforge_channels::Channel;
 use rattler_conda_types::package::{PackageFile, RunExportsJson};
 use rattler_conda_types::{match_spec::Matches, MatchSpec, ParseStrictness, RepoDataRecord};
@@ -13,21 +12,38 @@ pub fn channel_records(channel: &Channel) -> Result<Vec<RepoDataRecord>, String>
     let mut out = Vec::new();
     for subdir in [crate::recipe::target_platform(), "noarch"] {
         let repodata = channel.read_repodata(subdir).map_err(|e| e.to_string())?;
-        for (identifier, record) in repodata.conda_packages.iter().chain(repodata.packages.iter()) {
+        for (identifier, record) in repodata
+            .conda_packages
+            .iter()
+            .chain(repodata.packages.iter())
+        {
             let path = channel.subdir_path(subdir).join(identifier.to_string());
-            let Ok(url) = url::Url::from_file_path(&path) else { continue };
-            out.push(RepoDataRecord { package_record: record.clone(), identifier: identifier.clone(), url, channel: None });
+            let Ok(url) = url::Url::from_file_path(&path) else {
+                continue;
+            };
+            out.push(RepoDataRecord {
+                package_record: record.clone(),
+                identifier: identifier.clone(),
+                url,
+                channel: None,
+            });
         }
     }
     Ok(out)
 }
 
 /// The best record for `spec`: highest version, then highest build number.
-pub fn best_match<'a>(spec: &MatchSpec, records: &'a [RepoDataRecord]) -> Option<&'a RepoDataRecord> {
-    records.iter().filter(|r| spec.matches(&r.package_record)).max_by(|a, b| {
-        (&a.package_record.version, a.package_record.build_number)
-            .cmp(&(&b.package_record.version, b.package_record.build_number))
-    })
+pub fn best_match<'a>(
+    spec: &MatchSpec,
+    records: &'a [RepoDataRecord],
+) -> Option<&'a RepoDataRecord> {
+    records
+        .iter()
+        .filter(|r| spec.matches(&r.package_record))
+        .max_by(|a, b| {
+            (&a.package_record.version, a.package_record.build_number)
+                .cmp(&(&b.package_record.version, b.package_record.build_number))
+        })
 }
 
 /// Records for `specs` (taken in order: put the interpreter first) and, transitively,

@@ -1,15 +1,15 @@
 //! ftforge's build pipeline: recipes → variants → sources → build → package → tests.
 
 pub mod build;
+pub mod env;
 pub mod mirrors;
 pub mod package;
 pub mod plan;
 pub mod progress;
 pub mod recipe;
 pub mod script;
+pub mod session;
 pub mod source;
 pub mod testing;
 pub mod variants;
-pub mod env;
 pub mod verdict;
-pub mod session;

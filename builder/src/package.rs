@@ -89,7 +89,10 @@ pub fn describe_file(prefix: &Path, rel: &Path) -> Result<PathEntry, PackageErro
 }
 
 /// Where a file of the build prefix goes in the package (`None`: left out).
-pub fn packaged_path(rel: &Path, noarch_python: Option<&ftforge_interpreter::PythonAbi>) -> Option<PathBuf> {
+pub fn packaged_path(
+    rel: &Path,
+    noarch_python: Option<&ftforge_interpreter::PythonAbi>,
+) -> Option<PathBuf> {
     let Some(abi) = noarch_python else {
         return Some(rel.to_path_buf());
     };

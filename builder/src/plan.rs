@@ -75,14 +75,21 @@ pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
             ));
         }
     }
-    let recipes = dirs.iter().map(|d| Recipe::load(d)).collect::<Result<Vec<_>, _>>()?;
+    let recipes = dirs
+        .iter()
+        .map(|d| Recipe::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(dependency_order(recipes))
 }
 
 /// The package names a recipe produces and the names it needs (host and run), from
 /// its first variant.
 fn names(recipe: &Recipe) -> (Vec<String>, Vec<String>) {
-    let variant = recipe.variant_combinations().into_iter().next().unwrap_or_default();
+    let variant = recipe
+        .variant_combinations()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     let Ok(rendered) = recipe.render(&variant) else {
         return (Vec::new(), Vec::new());
     };
@@ -105,8 +112,10 @@ pub fn dependency_order(mut recipes: Vec<Recipe>) -> Vec<Recipe> {
     let mut done = vec![false; recipes.len()];
     let mut order = Vec::new();
     while order.len() < recipes.len() {
-        let next = (0..recipes.len()).find(|&i| !done[i] && (0..recipes.len()).all(|j| done[j] || !depends_on(i, j)));
-        let pick = next.unwrap_or_else(|| (0..recipes.len()).find(|&i| !done[i]).expect("one is left"));
+        let next = (0..recipes.len())
+            .find(|&i| !done[i] && (0..recipes.len()).all(|j| done[j] || !depends_on(i, j)));
+        let pick =
+            next.unwrap_or_else(|| (0..recipes.len()).find(|&i| !done[i]).expect("one is left"));
         done[pick] = true;
         order.push(pick);
     }
@@ -137,7 +146,12 @@ mod tests {
             .iter()
             .map(|r| r.dir.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        let pos = |name: &str| order.iter().position(|n| n == name).unwrap_or_else(|| panic!("{name} in {order:?}"));
+        let pos = |name: &str| {
+            order
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or_else(|| panic!("{name} in {order:?}"))
+        };
         assert_eq!(pos("python"), 0, "{order:?}");
         assert!(pos("pycparser") < pos("cffi"), "{order:?}");
         assert!(order.len() >= 10, "{order:?}");

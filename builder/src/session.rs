@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use ftforge_channels::{CompatRecord, Verdict};
 
-use crate::build::{build_variant, failure_record, skipped_record, variant_abi, BuildError, BuildReport, BuildSettings, OutputReport};
+use crate::build::{
+    build_variant, failure_record, skipped_record, variant_abi, BuildError, BuildReport,
+    BuildSettings, OutputReport,
+};
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
 use crate::variants::Variant;
@@ -23,7 +26,11 @@ pub struct SessionOutcome {
     pub tool_errors: Vec<BuildError>,
 }
 
-pub async fn build_all(jobs: &[(&Recipe, Variant)], settings: &BuildSettings, reporter: &dyn Reporter) -> SessionOutcome {
+pub async fn build_all(
+    jobs: &[(&Recipe, Variant)],
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+) -> SessionOutcome {
     let mut outcome = SessionOutcome::default();
     // noarch: python builds of this session, by file name.
     let mut noarch_built: HashMap<String, OutputReport> = HashMap::new();
@@ -46,7 +53,8 @@ pub async fn build_all(jobs: &[(&Recipe, Variant)], settings: &BuildSettings, re
         // A noarch: python package already built this session: same file, judged again
         // for this interpreter from the same evidence (it has no compiled code).
         let all_noarch_built = rendered.outputs.iter().all(|o| {
-            o.noarch.as_deref() == Some("python") && noarch_built.contains_key(&format!("{}.conda", o.dist_name()))
+            o.noarch.as_deref() == Some("python")
+                && noarch_built.contains_key(&format!("{}.conda", o.dist_name()))
         });
         if all_noarch_built {
             if let Some(abi) = variant_abi(variant) {
@@ -88,30 +96,44 @@ pub async fn build_all(jobs: &[(&Recipe, Variant)], settings: &BuildSettings, re
                 let abi = variant_abi(variant).map(|a| a.tag()).unwrap_or_default();
                 if let Ok(data) = settings.channel.read_compat() {
                     for o in &report.outputs {
-                        if let Some(r) = data.records.get(&format!("{}/{}/{abi}", o.name, o.version)) {
+                        if let Some(r) =
+                            data.records.get(&format!("{}/{}/{abi}", o.name, o.version))
+                        {
                             outcome.verdicts.push(r.clone());
                         }
                     }
                 }
                 outcome.reports.push(report);
             }
-            Err(error) => match failure_record(recipe, variant, &error, started.elapsed().as_secs_f64()) {
-                Some(record) => {
-                    reporter.finished(&job, false, &format!("{}: {}", Verdict::BuildFailed, record.reason));
-                    record_verdicts(settings, &mut outcome, vec![record], reporter, &job);
-                    outcome.package_failures.push(error);
+            Err(error) => {
+                match failure_record(recipe, variant, &error, started.elapsed().as_secs_f64()) {
+                    Some(record) => {
+                        reporter.finished(
+                            &job,
+                            false,
+                            &format!("{}: {}", Verdict::BuildFailed, record.reason),
+                        );
+                        record_verdicts(settings, &mut outcome, vec![record], reporter, &job);
+                        outcome.package_failures.push(error);
+                    }
+                    None => {
+                        reporter.finished(&job, false, "failed");
+                        outcome.tool_errors.push(error);
+                    }
                 }
-                None => {
-                    reporter.finished(&job, false, "failed");
-                    outcome.tool_errors.push(error);
-                }
-            },
+            }
         }
     }
     outcome
 }
 
-fn record_verdicts(settings: &BuildSettings, outcome: &mut SessionOutcome, records: Vec<CompatRecord>, reporter: &dyn Reporter, job: &str) {
+fn record_verdicts(
+    settings: &BuildSettings,
+    outcome: &mut SessionOutcome,
+    records: Vec<CompatRecord>,
+    reporter: &dyn Reporter,
+    job: &str,
+) {
     if let Err(e) = settings.channel.record_compat(records.clone()) {
         reporter.note(job, &format!("could not record the verdict: {e}"));
     }

@@ -181,7 +181,10 @@ impl VariantConfig {
             if !zip.iter().any(|k| used.contains(k)) {
                 continue;
             }
-            let members: Vec<_> = zip.iter().filter_map(|k| self.keys.get(k).map(|v| (k.clone(), v.clone()))).collect();
+            let members: Vec<_> = zip
+                .iter()
+                .filter_map(|k| self.keys.get(k).map(|v| (k.clone(), v.clone())))
+                .collect();
             if !members.is_empty() {
                 grouped.extend(zip.iter());
                 groups.push(members);

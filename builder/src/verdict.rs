@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_module, import_race_snippet, ExtensionModule, ImportResult, StressResult, IMPORT_PROBE, STRESS_HARNESS,
+    extension_module, import_race_snippet, ExtensionModule, ImportResult, StressResult,
+    IMPORT_PROBE, STRESS_HARNESS,
 };
 use ftforge_interpreter::PythonAbi;
 use tokio::io::AsyncWriteExt;
@@ -41,7 +42,12 @@ fn default_timeout() -> u64 {
 
 impl Default for StressConfig {
     fn default() -> Self {
-        Self { snippet: None, threads: default_threads(), rounds: default_rounds(), timeout_secs: default_timeout() }
+        Self {
+            snippet: None,
+            threads: default_threads(),
+            rounds: default_rounds(),
+            timeout_secs: default_timeout(),
+        }
     }
 }
 
@@ -49,7 +55,9 @@ impl StressConfig {
     pub fn from_extra(extra: &serde_json::Value) -> Result<Self, String> {
         match extra.pointer("/ftforge/stress") {
             None | Some(serde_json::Value::Null) => Ok(Self::default()),
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("extra.ftforge.stress: {e}")),
+            Some(v) => {
+                serde_json::from_value(v.clone()).map_err(|e| format!("extra.ftforge.stress: {e}"))
+            }
         }
     }
 }
@@ -65,7 +73,10 @@ pub struct Assessment {
 /// The extension modules among a package's files (paths relative to the prefix).
 pub fn modules_of(files: &[String], abi: &PythonAbi) -> Vec<ExtensionModule> {
     let site = abi.site_packages_dir();
-    files.iter().filter_map(|f| extension_module(f, &site)).collect()
+    files
+        .iter()
+        .filter_map(|f| extension_module(f, &site))
+        .collect()
 }
 
 /// Gathers the evidence on `prefix` (where the package and its interpreter are
@@ -83,14 +94,27 @@ pub async fn assess(
         imports.push(import_one(&python, prefix, &module.name).await);
     }
     let declared = stress.snippet.is_some();
-    let snippet = stress.snippet.clone().unwrap_or_else(|| import_race_snippet(modules));
+    let snippet = stress
+        .snippet
+        .clone()
+        .unwrap_or_else(|| import_race_snippet(modules));
     // Free-threaded builds are stressed with the GIL forced off, even when an import
     // would turn it on: a maintainer sees whether the code itself would survive.
     let python_gil = abi.freethreading.then(|| "0".to_string());
     let stress_result = if modules.is_empty() && !declared {
         None
     } else {
-        Some(run_stress(&python, prefix, &snippet, declared, stress, python_gil.as_deref()).await)
+        Some(
+            run_stress(
+                &python,
+                prefix,
+                &snippet,
+                declared,
+                stress,
+                python_gil.as_deref(),
+            )
+            .await,
+        )
     };
     let evidence = serde_json::json!({
         "abi": abi.tag(),
@@ -99,8 +123,19 @@ pub async fn assess(
         "stress": stress_result,
         "tests": tests,
     });
-    let (verdict, reason) = decide(abi, modules, &imports, stress_result.as_ref(), declared, tests);
-    Assessment { verdict, reason, evidence }
+    let (verdict, reason) = decide(
+        abi,
+        modules,
+        &imports,
+        stress_result.as_ref(),
+        declared,
+        tests,
+    );
+    Assessment {
+        verdict,
+        reason,
+        evidence,
+    }
 }
 
 /// The decision table (documented in docs/compat.md).
@@ -114,42 +149,91 @@ pub fn decide(
 ) -> (Verdict, String) {
     if let Some(failed) = imports.iter().find(|i| !i.imported) {
         let abi3 = modules.iter().any(|m| m.name == failed.module && m.abi3);
-        let note = if abi3 && abi.freethreading { " (an abi3 module: free-threaded CPython cannot load the limited API)" } else { "" };
-        return (Verdict::ImportFailed, format!("import {} failed: {}{note}", failed.module, failed.error.as_deref().unwrap_or("?")));
+        let note = if abi3 && abi.freethreading {
+            " (an abi3 module: free-threaded CPython cannot load the limited API)"
+        } else {
+            ""
+        };
+        return (
+            Verdict::ImportFailed,
+            format!(
+                "import {} failed: {}{note}",
+                failed.module,
+                failed.error.as_deref().unwrap_or("?")
+            ),
+        );
     }
-    if let Some(failed) = tests.iter().find(|t| !t.passed && t.name.starts_with("import ")) {
-        return (Verdict::ImportFailed, format!("recipe test `{}` failed", failed.name));
+    if let Some(failed) = tests
+        .iter()
+        .find(|t| !t.passed && t.name.starts_with("import "))
+    {
+        return (
+            Verdict::ImportFailed,
+            format!("recipe test `{}` failed", failed.name),
+        );
     }
     if modules.is_empty() {
         return (Verdict::PurePython, "no compiled extension modules".into());
     }
     if abi.freethreading {
         if let Some(culprit) = imports.iter().find(|i| i.reenabled_gil()) {
-            let said = culprit.gil_warning().map(|w| format!(" ({w})")).unwrap_or_default();
-            return (Verdict::GilReenabled, format!("importing {} turned the GIL on{said}", culprit.module));
+            let said = culprit
+                .gil_warning()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return (
+                Verdict::GilReenabled,
+                format!("importing {} turned the GIL on{said}", culprit.module),
+            );
         }
         if let Some(s) = stress.filter(|s| !s.passed) {
-            return (Verdict::StressFailed, format!("{}: {}", s.snippet_source, s.failure.as_deref().unwrap_or("failed")));
+            return (
+                Verdict::StressFailed,
+                format!(
+                    "{}: {}",
+                    s.snippet_source,
+                    s.failure.as_deref().unwrap_or("failed")
+                ),
+            );
         }
         if let Some(failed) = tests.iter().find(|t| !t.passed) {
-            return (Verdict::StressFailed, format!("recipe test `{}` failed with the GIL off", failed.name));
+            return (
+                Verdict::StressFailed,
+                format!("recipe test `{}` failed with the GIL off", failed.name),
+            );
         }
     } else if let Some(failed) = tests.iter().find(|t| !t.passed) {
-        return (Verdict::ImportFailed, format!("recipe test `{}` failed", failed.name));
+        return (
+            Verdict::ImportFailed,
+            format!("recipe test `{}` failed", failed.name),
+        );
     }
     let n = modules.len();
     let stress_ok = stress.is_some_and(|s| s.passed);
     match (abi.freethreading, stress_declared && stress_ok) {
-        (true, true) => (Verdict::Verified, format!("{n} module(s) keep the GIL off; tests and thread stress pass")),
-        (true, false) => (Verdict::GilFree, format!("{n} module(s) import with the GIL off")),
-        (false, true) => (Verdict::Verified, format!("{n} module(s) import; tests and thread stress pass")),
+        (true, true) => (
+            Verdict::Verified,
+            format!("{n} module(s) keep the GIL off; tests and thread stress pass"),
+        ),
+        (true, false) => (
+            Verdict::GilFree,
+            format!("{n} module(s) import with the GIL off"),
+        ),
+        (false, true) => (
+            Verdict::Verified,
+            format!("{n} module(s) import; tests and thread stress pass"),
+        ),
         (false, false) => (Verdict::Ok, format!("{n} module(s) import")),
     }
 }
 
 async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult {
     let mut cmd = tokio::process::Command::new(python);
-    cmd.arg("-c").arg(IMPORT_PROBE).arg(module).current_dir(prefix).kill_on_drop(true);
+    cmd.arg("-c")
+        .arg(IMPORT_PROBE)
+        .arg(module)
+        .current_dir(prefix)
+        .kill_on_drop(true);
     activate(&mut cmd, prefix);
     let failed = |error: String| ImportResult {
         module: module.to_string(),
@@ -165,9 +249,16 @@ async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult 
         Ok(Err(e)) => failed(format!("cannot run {}: {e}", python.display())),
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            match stdout.lines().last().map(serde_json::from_str::<ImportResult>) {
+            match stdout
+                .lines()
+                .last()
+                .map(serde_json::from_str::<ImportResult>)
+            {
                 Some(Ok(result)) => result,
-                _ => failed(describe_exit(&out.status, &String::from_utf8_lossy(&out.stderr))),
+                _ => failed(describe_exit(
+                    &out.status,
+                    &String::from_utf8_lossy(&out.stderr),
+                )),
             }
         }
     }
@@ -184,7 +275,11 @@ async fn run_stress(
     let started = Instant::now();
     let mut result = StressResult {
         python_gil: python_gil.map(String::from),
-        snippet_source: if declared { "recipe stress snippet".into() } else { "import race".into() },
+        snippet_source: if declared {
+            "recipe stress snippet".into()
+        } else {
+            "import race".into()
+        },
         threads: config.threads,
         rounds: config.rounds,
         passed: false,
@@ -216,18 +311,32 @@ async fn run_stress(
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(snippet.as_bytes()).await;
     }
-    let waited = tokio::time::timeout(Duration::from_secs(config.timeout_secs), child.wait_with_output()).await;
+    let waited = tokio::time::timeout(
+        Duration::from_secs(config.timeout_secs),
+        child.wait_with_output(),
+    )
+    .await;
     result.seconds = started.elapsed().as_secs_f64();
     match waited {
-        Err(_) => result.failure = Some(format!("hung: no result within {} s", config.timeout_secs)),
+        Err(_) => {
+            result.failure = Some(format!("hung: no result within {} s", config.timeout_secs))
+        }
         Ok(Err(e)) => result.failure = Some(format!("cannot wait: {e}")),
         Ok(Ok(out)) => {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            match stdout.lines().last().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
+            match stdout
+                .lines()
+                .last()
+                .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            {
                 Some(report) if out.status.success() => {
                     let errors: Vec<String> = report["errors"]
                         .as_array()
-                        .map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|e| e.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let count = report["error_count"].as_u64().unwrap_or(0);
                     result.passed = count == 0;
@@ -236,7 +345,12 @@ async fn run_stress(
                     }
                     result.errors = errors;
                 }
-                _ => result.failure = Some(describe_exit(&out.status, &String::from_utf8_lossy(&out.stderr))),
+                _ => {
+                    result.failure = Some(describe_exit(
+                        &out.status,
+                        &String::from_utf8_lossy(&out.stderr),
+                    ))
+                }
             }
         }
     }
@@ -245,7 +359,14 @@ async fn run_stress(
 
 fn describe_exit(status: &std::process::ExitStatus, stderr: &str) -> String {
     use std::os::unix::process::ExitStatusExt;
-    let tail: Vec<&str> = stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let how = match (status.code(), status.signal()) {
         (_, Some(sig)) => format!("crashed (signal {sig})"),
         (Some(code), _) => format!("exit code {code}"),
@@ -263,7 +384,11 @@ mod tests {
     use super::*;
 
     fn module(name: &str) -> ExtensionModule {
-        ExtensionModule { name: name.into(), path: format!("x/{name}.so"), abi3: false }
+        ExtensionModule {
+            name: name.into(),
+            path: format!("x/{name}.so"),
+            abi3: false,
+        }
     }
 
     fn import(name: &str, ok: bool, gil_after: bool) -> ImportResult {
@@ -296,24 +421,120 @@ mod tests {
         let ft = PythonAbi::new(3, 14, true);
         let gil = PythonAbi::new(3, 14, false);
         let m = [module("a._x")];
-        assert_eq!(decide(&ft, &[], &[], None, false, &[]).0, Verdict::PurePython);
-        assert_eq!(decide(&ft, &m, &[import("a._x", false, false)], None, false, &[]).0, Verdict::ImportFailed);
-        assert_eq!(decide(&ft, &m, &[import("a._x", true, true)], Some(&stress(true)), false, &[]).0, Verdict::GilReenabled);
-        assert_eq!(decide(&ft, &m, &[import("a._x", true, false)], Some(&stress(false)), true, &[]).0, Verdict::StressFailed);
-        assert_eq!(decide(&ft, &m, &[import("a._x", true, false)], Some(&stress(true)), false, &[]).0, Verdict::GilFree);
-        assert_eq!(decide(&ft, &m, &[import("a._x", true, false)], Some(&stress(true)), true, &[]).0, Verdict::Verified);
-        assert_eq!(decide(&gil, &m, &[import("a._x", true, true)], Some(&stress(true)), false, &[]).0, Verdict::Ok);
-        assert_eq!(decide(&gil, &m, &[import("a._x", true, true)], Some(&stress(true)), true, &[]).0, Verdict::Verified);
-        let failing = [TestOutcome { name: "script #1".into(), passed: false, detail: None }];
-        assert_eq!(decide(&ft, &m, &[import("a._x", true, false)], Some(&stress(true)), true, &failing).0, Verdict::StressFailed);
+        assert_eq!(
+            decide(&ft, &[], &[], None, false, &[]).0,
+            Verdict::PurePython
+        );
+        assert_eq!(
+            decide(&ft, &m, &[import("a._x", false, false)], None, false, &[]).0,
+            Verdict::ImportFailed
+        );
+        assert_eq!(
+            decide(
+                &ft,
+                &m,
+                &[import("a._x", true, true)],
+                Some(&stress(true)),
+                false,
+                &[]
+            )
+            .0,
+            Verdict::GilReenabled
+        );
+        assert_eq!(
+            decide(
+                &ft,
+                &m,
+                &[import("a._x", true, false)],
+                Some(&stress(false)),
+                true,
+                &[]
+            )
+            .0,
+            Verdict::StressFailed
+        );
+        assert_eq!(
+            decide(
+                &ft,
+                &m,
+                &[import("a._x", true, false)],
+                Some(&stress(true)),
+                false,
+                &[]
+            )
+            .0,
+            Verdict::GilFree
+        );
+        assert_eq!(
+            decide(
+                &ft,
+                &m,
+                &[import("a._x", true, false)],
+                Some(&stress(true)),
+                true,
+                &[]
+            )
+            .0,
+            Verdict::Verified
+        );
+        assert_eq!(
+            decide(
+                &gil,
+                &m,
+                &[import("a._x", true, true)],
+                Some(&stress(true)),
+                false,
+                &[]
+            )
+            .0,
+            Verdict::Ok
+        );
+        assert_eq!(
+            decide(
+                &gil,
+                &m,
+                &[import("a._x", true, true)],
+                Some(&stress(true)),
+                true,
+                &[]
+            )
+            .0,
+            Verdict::Verified
+        );
+        let failing = [TestOutcome {
+            name: "script #1".into(),
+            passed: false,
+            detail: None,
+        }];
+        assert_eq!(
+            decide(
+                &ft,
+                &m,
+                &[import("a._x", true, false)],
+                Some(&stress(true)),
+                true,
+                &failing
+            )
+            .0,
+            Verdict::StressFailed
+        );
     }
 
     #[test]
     fn stress_config_from_extra() {
         let extra = serde_json::json!({"ftforge": {"stress": {"snippet": "x = 1", "threads": 4}}});
         let c = StressConfig::from_extra(&extra).unwrap();
-        assert_eq!((c.snippet.as_deref(), c.threads, c.rounds), (Some("x = 1"), 4, 10));
-        assert_eq!(StressConfig::from_extra(&serde_json::json!({})).unwrap(), StressConfig::default());
-        assert!(StressConfig::from_extra(&serde_json::json!({"ftforge": {"stress": {"threads": "many"}}})).is_err());
+        assert_eq!(
+            (c.snippet.as_deref(), c.threads, c.rounds),
+            (Some("x = 1"), 4, 10)
+        );
+        assert_eq!(
+            StressConfig::from_extra(&serde_json::json!({})).unwrap(),
+            StressConfig::default()
+        );
+        assert!(StressConfig::from_extra(
+            &serde_json::json!({"ftforge": {"stress": {"threads": "many"}}})
+        )
+        .is_err());
     }
 }

@@ -58,3 +58,27 @@ pub fn py_rattler_install(channel: &str, prefix: &Path, specs: &[&str]) -> serde
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("py-rattler printed no JSON ({e}): {stdout}"))
 }
+
+/// The channel the integration tests share: the interpreters (built once, then reused
+/// from the build cache) plus whatever each test adds. Serialized within a test binary.
+pub fn interpreter_channel() -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let channel = test_cache().join("channel-main");
+    let out = run(ftforge()
+        .args(["build", "recipes/python", "--channel"])
+        .arg(&channel)
+        .current_dir(repo_root()));
+    assert!(
+        out.status.success(),
+        "interpreter build failed:\n{}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    channel
+}
+
+/// `compat.json` of a channel.
+pub fn compat(channel: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(channel.join("compat.json")).unwrap()).unwrap()
+}

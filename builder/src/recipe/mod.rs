@@ -155,10 +155,21 @@ impl Recipe {
             renderer.vars.insert(name.into(), on.into());
         }
         // Build-script variables as rattler-build renders them: `${{ PYTHON }}` is `$PYTHON`.
-        for name in ["PYTHON", "PREFIX", "SRC_DIR", "RECIPE_DIR", "SP_DIR", "PY_VER", "STDLIB_DIR", "BUILD_PREFIX"] {
+        for name in [
+            "PYTHON",
+            "PREFIX",
+            "SRC_DIR",
+            "RECIPE_DIR",
+            "SP_DIR",
+            "PY_VER",
+            "STDLIB_DIR",
+            "BUILD_PREFIX",
+        ] {
             renderer.vars.insert(name.into(), format!("${name}").into());
         }
-        renderer.vars.insert("target_platform".into(), platform.into());
+        renderer
+            .vars
+            .insert("target_platform".into(), platform.into());
         renderer
             .vars
             .insert("build_platform".into(), platform.into());

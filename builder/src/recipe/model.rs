@@ -41,7 +41,9 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
 }
 
 /// One item or a list of items (`source:` may be a single mapping).
-fn one_or_many_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+fn one_or_many_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum OneOrMany<T> {
@@ -54,7 +56,9 @@ fn one_or_many_items<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Re
     })
 }
 
-fn one_or_many_items_opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Vec<T>>, D::Error> {
+fn one_or_many_items_opt<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
     one_or_many_items(d).map(Some)
 }
 

@@ -1,0 +1,301 @@
+//! Extension packages rebuilt against our interpreters, judged from evidence: real
+//! sdists from PyPI built for all four variants, verdicts read back from the channel's
+//! compat.json, noarch packages installed into both interpreters by py-rattler, and a
+//! recipe ftforge has never seen built from a temporary folder.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn verdict<'a>(
+    compat: &'a serde_json::Value,
+    package: &str,
+    version: &str,
+    abi: &str,
+) -> &'a serde_json::Value {
+    let key = format!("{package}/{version}/{abi}");
+    let record = &compat["records"][&key];
+    assert!(
+        record.is_object(),
+        "no verdict for {key} in {}",
+        serde_json::to_string_pretty(&compat["records"]).unwrap()
+    );
+    record
+}
+
+#[test]
+fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_python() {
+    let channel = interpreter_channel();
+    let out = run(ftforge()
+        .args([
+            "build",
+            "recipes/markupsafe",
+            "recipes/pyyaml",
+            "recipes/sortedcontainers",
+            "--channel",
+        ])
+        .arg(&channel)
+        .current_dir(repo_root()));
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    let compat = compat(&channel);
+
+    for abi in ["cp313t", "cp314t"] {
+        let m = verdict(&compat, "markupsafe", "3.0.2", abi);
+        assert!(
+            m["verdict"] == "gil-free" || m["verdict"] == "verified",
+            "markupsafe {abi}: {m}"
+        );
+        let imports = m["evidence"]["imports"].as_array().unwrap();
+        assert!(
+            imports
+                .iter()
+                .any(|i| i["module"] == "markupsafe._speedups" && i["gil_after"] == false),
+            "{m}"
+        );
+
+        let y = verdict(&compat, "pyyaml", "6.0.2", abi);
+        assert_eq!(y["verdict"], "gil-reenabled", "pyyaml {abi}: {y}");
+        let culprit = y["evidence"]["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["module"] == "yaml._yaml")
+            .unwrap();
+        assert_eq!(culprit["gil_after"], true);
+        let warning = culprit["warnings"].to_string();
+        assert!(
+            warning.contains("global interpreter lock") && warning.contains("yaml._yaml"),
+            "{warning}"
+        );
+        // The stress run forced the GIL off anyway and is kept separately.
+        assert_eq!(y["evidence"]["stress"]["python_gil"], "0", "{y}");
+        assert!(y["evidence"]["stress"]["passed"].is_boolean());
+    }
+    for abi in ["cp313", "cp314"] {
+        for package in [("markupsafe", "3.0.2"), ("pyyaml", "6.0.2")] {
+            let r = verdict(&compat, package.0, package.1, abi);
+            assert!(
+                r["verdict"] == "ok" || r["verdict"] == "verified",
+                "{package:?} {abi}: {r}"
+            );
+        }
+    }
+    for abi in ["cp313t", "cp314t", "cp313", "cp314"] {
+        assert_eq!(
+            verdict(&compat, "sortedcontainers", "2.4.0", abi)["verdict"],
+            "pure-python"
+        );
+    }
+
+    // Build strings show the ABI; run-exports pin python_abi and the python minor version.
+    let linux: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(channel.join("linux-64/repodata.json")).unwrap(),
+    )
+    .unwrap();
+    let ms = linux["packages.conda"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["name"] == "markupsafe" && r["build"].as_str().unwrap().starts_with("py314th"))
+        .expect("markupsafe py314t build");
+    let depends = ms["depends"].to_string();
+    assert!(
+        depends.contains("python_abi 3.14.* *_cp314t")
+            && depends.contains("python >=3.14,<3.15.0a0"),
+        "{depends}"
+    );
+    // noarch: python is built once.
+    let noarch: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(channel.join("noarch/repodata.json")).unwrap(),
+    )
+    .unwrap();
+    let sc: Vec<_> = noarch["packages.conda"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["name"] == "sortedcontainers")
+        .collect();
+    assert_eq!(sc.len(), 1, "{sc:?}");
+    assert_eq!(sc[0]["noarch"], "python");
+
+    // py-rattler puts the noarch package into each interpreter's own site-packages (CEP 17).
+    for (meta, site) in [
+        (
+            "python-freethreading 3.14.7",
+            "lib/python3.14t/site-packages",
+        ),
+        ("python-gil 3.14.7", "lib/python3.14/site-packages"),
+    ] {
+        let prefix = tempfile::tempdir().unwrap();
+        py_rattler_install(
+            channel.to_str().unwrap(),
+            prefix.path(),
+            &[meta, "sortedcontainers", "markupsafe"],
+        );
+        assert!(
+            prefix
+                .path()
+                .join(site)
+                .join("sortedcontainers/__init__.py")
+                .is_file(),
+            "{meta}: not in {site}"
+        );
+        let python = prefix.path().join("bin/python");
+        let out = run(Command::new(python).args([
+            "-c",
+            "import sys, sortedcontainers, markupsafe; print(sys._is_gil_enabled())",
+        ]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let expected = if meta.contains("freethreading") {
+            "False"
+        } else {
+            "True"
+        };
+        assert_eq!(text(&out.stdout).trim(), expected);
+    }
+
+    // --fail-on turns a verdict into a failing exit code (the verdicts come from compat.json).
+    let strict = run(ftforge()
+        .args([
+            "build",
+            "recipes/pyyaml",
+            "--python",
+            "3.14",
+            "--variant",
+            "freethreading",
+            "--fail-on",
+            "gil-reenabled",
+            "--channel",
+        ])
+        .arg(&channel)
+        .current_dir(repo_root()));
+    assert_eq!(strict.status.code(), Some(3), "{}", text(&strict.stderr));
+    assert!(text(&strict.stderr).contains("pyyaml 6.0.2 cp314t: gil-reenabled"));
+}
+
+#[test]
+fn a_recipe_never_seen_builds_from_any_folder_and_failures_are_verdicts() {
+    let channel = interpreter_channel();
+    let dir = tempfile::tempdir().unwrap();
+    // A real sdist ftforge ships no recipe for.
+    let mmh3 = dir.path().join("mmh3");
+    std::fs::create_dir(&mmh3).unwrap();
+    std::fs::write(
+        mmh3.join("recipe.yaml"),
+        r#"schema_version: 1
+context:
+  version: "5.1.0"
+package:
+  name: mmh3
+  version: ${{ version }}
+source:
+  url: mirror://pypi/packages/source/m/mmh3/mmh3-${{ version }}.tar.gz
+  sha256: 136e1e670500f177f49ec106a4ebf0adf20d18d96990cc36ea492c651d2b406c
+build:
+  script: ${{ PYTHON }} -m pip install . --no-deps -vv
+requirements:
+  host: [python, pip]
+  run: [python]
+tests:
+  - python:
+      imports: [mmh3]
+      pip_check: false
+"#,
+    )
+    .unwrap();
+    // A package whose build fails: a result to record, not an error of ftforge.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("recipe.yaml"), "package: {name: broken, version: \"1.0\"}\nbuild:\n  script:\n    - echo compiling the impossible\n    - exit 7\nrequirements:\n  host: [python]\n").unwrap();
+    std::fs::write(dir.path().join("variants.yaml"), "python: [\"3.14.* *_cp314t\"]\nis_freethreading: [true]\nzip_keys: [[python, is_freethreading]]\n").unwrap();
+
+    let out = run(ftforge()
+        .args(["build"])
+        .arg(&mmh3)
+        .arg(&broken)
+        .arg("--channel")
+        .arg(&channel));
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "a failing package is not a failing run:\n{stderr}"
+    );
+    let compat = compat(&channel);
+    let m = verdict(&compat, "mmh3", "5.1.0", "cp314t");
+    let v = m["verdict"].as_str().unwrap();
+    assert!(
+        [
+            "gil-free",
+            "verified",
+            "gil-reenabled",
+            "stress-failed",
+            "import-failed"
+        ]
+        .contains(&v),
+        "{m}"
+    );
+    assert!(
+        !m["evidence"]["modules"].as_array().unwrap().is_empty(),
+        "mmh3 has a C extension: {m}"
+    );
+    let b = verdict(&compat, "broken", "1.0", "cp314t");
+    assert_eq!(b["verdict"], "build-failed");
+    assert!(
+        b["evidence"]["log_tail"]
+            .as_str()
+            .unwrap()
+            .contains("compiling the impossible"),
+        "{b}"
+    );
+    assert!(std::path::Path::new(b["evidence"]["log"].as_str().unwrap()).is_file());
+}
+
+#[test]
+fn shipped_recipes_parse_and_render_with_rattler_build() {
+    let script = r#"
+import pathlib, sys
+import rattler_build as rb
+root = pathlib.Path(sys.argv[1])
+shared = rb.VariantConfig.from_file(str(root / "variants.yaml"))
+count = 0
+for recipe in sorted(root.glob("*/recipe.yaml")):
+    own = recipe.parent / "variants.yaml"
+    config = rb.VariantConfig.from_file(str(own)) if own.exists() else shared
+    rendered = rb.Stage0Recipe.from_file(str(recipe)).render(config)
+    assert rendered, recipe
+    count += len(rendered)
+    print(recipe.parent.name, len(rendered))
+print("rendered", count)
+"#;
+    let out = run(Command::new(host_python())
+        .arg("-c")
+        .arg(script)
+        .arg(repo_root().join("recipes")));
+    assert!(
+        out.status.success(),
+        "rattler-build rejected a recipe:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    for name in [
+        "python",
+        "markupsafe",
+        "pyyaml",
+        "msgpack",
+        "ujson",
+        "psutil",
+        "cffi",
+        "zstandard",
+        "regex",
+        "sortedcontainers",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{stdout}"
+        );
+    }
+}
