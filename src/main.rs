@@ -41,6 +41,51 @@ enum Command {
     Publish(PublishArgs),
     /// Rebuild a channel's repodata.json from the package files it holds
     Index(IndexArgs),
+    /// Create or update an environment from channels (solved with resolvo)
+    #[command(after_help = "Examples:\n  ftforge install --prefix ./ft --free-threaded markupsafe\n  ftforge install --prefix ./ft -c ./channel/label/freethreading python-freethreading pyyaml\n  ftforge install --prefix ./ft -c http://127.0.0.1:8000 --gil-policy warn python-freethreading pyyaml")]
+    Install(InstallArgs),
+    /// Serve a channel directory over HTTP on 127.0.0.1
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct InstallArgs {
+    /// The environment to create or update
+    #[arg(long, short = 'p')]
+    prefix: PathBuf,
+    /// Channels: directories, file:// or http(s):// URLs, optionally ending in /label/NAME
+    #[arg(long = "channel", short = 'c', default_values = ["channel"])]
+    channels: Vec<String>,
+    /// Shorthand for a free-threaded environment: adds `python-freethreading`
+    #[arg(long)]
+    free_threaded: bool,
+    /// What to do with packages whose verdict says they turn the GIL back on
+    #[arg(long, value_enum, default_value = "forbid")]
+    gil_policy: PolicyArg,
+    /// Package specs (conda match specs: `markupsafe`, `python 3.14.* *_cp314t`)
+    specs: Vec<String>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    /// Never choose such packages; explain when nothing else satisfies the request
+    Forbid,
+    /// Choose them when needed and say so
+    Warn,
+    /// Ignore verdicts
+    Allow,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The channel directory to serve
+    #[arg(default_value = "channel")]
+    dir: PathBuf,
+    /// Port on 127.0.0.1 (0: any free port, printed on start)
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
 }
 
 #[derive(Args)]
@@ -169,6 +214,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Publish(args) => {
             let channel = Channel::new(&args.channel);
             let published = channel.publish(&args.packages, args.force)?;
+            channel.update_labels()?;
             if args.output.json {
                 println!(
                     "{}",
@@ -186,11 +232,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Install(args) => install(args).await,
+        Command::Serve(args) => {
+            let root = args.dir.canonicalize().into_diagnostic()?;
+            let (listener, addr) = ftforge_channels::serve::bind(([127, 0, 0, 1], args.port).into()).await.into_diagnostic()?;
+            println!("http://{addr}/");
+            eprintln!("serving {} (Ctrl-C stops)", root.display());
+            ftforge_channels::serve::serve(listener, root, |line| eprintln!("{line}")).await.into_diagnostic()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Index(args) => {
             let channel = Channel::new(&args.channel);
             for (subdir, count) in channel.index()? {
                 println!("{subdir}: {count} packages");
             }
+            channel.update_labels()?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -300,6 +356,52 @@ fn print_verdicts(verdicts: &[ftforge_channels::CompatRecord], json: bool) {
     } else {
         println!("{text}");
     }
+}
+
+async fn install(args: InstallArgs) -> Result<ExitCode> {
+    use ftforge_channels::install::{GilPolicy, InstallRequest};
+    let mut specs = args.specs.clone();
+    if args.free_threaded && !specs.iter().any(|s| s.starts_with("python-freethreading")) {
+        specs.insert(0, "python-freethreading".into());
+    }
+    if specs.is_empty() {
+        miette::bail!(miette::miette!(help = "for example: ftforge install --prefix ./ft --free-threaded markupsafe", "nothing to install"));
+    }
+    let request = InstallRequest {
+        prefix: std::path::absolute(&args.prefix).into_diagnostic()?,
+        channels: args.channels.clone(),
+        specs,
+        policy: match args.gil_policy {
+            PolicyArg::Forbid => GilPolicy::Forbid,
+            PolicyArg::Warn => GilPolicy::Warn,
+            PolicyArg::Allow => GilPolicy::Allow,
+        },
+        cache_dir: default_cache_dir(),
+    };
+    let client = http_client();
+    let outcome = ftforge_channels::install::install(&client, &request).await?;
+    if args.output.json {
+        println!("{}", serde_json::to_string_pretty(&outcome).into_diagnostic()?);
+    } else {
+        for p in &outcome.packages {
+            let verdict = p.verdict.map(|v| format!("  [{v}]")).unwrap_or_default();
+            println!("  {:<22} {:<10} {:<22}{verdict}", p.name, p.version, p.build);
+        }
+        let kind = if outcome.free_threaded { "free-threaded " } else { "" };
+        eprintln!("installed {} packages into {}{}", outcome.packages.len(), kind, outcome.prefix.display());
+    }
+    for w in &outcome.warnings {
+        eprintln!(
+            "{} {} {} ({}) is {}: {} — the GIL turns on when it is imported",
+            console::style("warning:").yellow().bold(),
+            w.package,
+            w.version,
+            w.abi,
+            w.verdict,
+            w.reason
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(reports: &[BuildReport], channel: &std::path::Path, json: bool) -> Result<()> {

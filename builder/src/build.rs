@@ -580,6 +580,7 @@ pub async fn build_variant(
                 .map_err(channel_err)?;
         }
     }
+    settings.channel.update_labels().map_err(channel_err)?;
     let report = BuildReport {
         job: job.clone(),
         recipe: recipe.dir.clone(),

@@ -48,22 +48,7 @@ pub async fn install(
         std::fs::remove_dir_all(prefix)
             .map_err(|e| format!("cannot clear {}: {e}", prefix.display()))?;
     }
-    rattler::install::Installer::new()
-        .with_package_cache(rattler_cache::package_cache::PackageCache::new(
-            package_cache,
-        ))
-        .install(prefix, records)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            message
-        })
+    ftforge_channels::transaction::link(prefix, records, package_cache).await
 }
 
 /// Runs the recipe's tests against an installed prefix.

@@ -19,13 +19,7 @@ use crate::variants::{io_error, parse_yaml, Variant, VariantConfig, VariantValue
 
 /// The platform ftforge builds for (`linux-64` here).
 pub fn target_platform() -> &'static str {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-64",
-        ("linux", "aarch64") => "linux-aarch64",
-        ("macos", "x86_64") => "osx-64",
-        ("macos", "aarch64") => "osx-arm64",
-        _ => "linux-64",
-    }
+    ftforge_channels::platform()
 }
 
 /// A recipe file as loaded, before any variant is applied.
