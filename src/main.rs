@@ -42,7 +42,9 @@ enum Command {
     /// Rebuild a channel's repodata.json from the package files it holds
     Index(IndexArgs),
     /// Create or update an environment from channels (solved with resolvo)
-    #[command(after_help = "Examples:\n  ftforge install --prefix ./ft --free-threaded markupsafe\n  ftforge install --prefix ./ft -c ./channel/label/freethreading python-freethreading pyyaml\n  ftforge install --prefix ./ft -c http://127.0.0.1:8000 --gil-policy warn python-freethreading pyyaml")]
+    #[command(
+        after_help = "Examples:\n  ftforge install --prefix ./ft --free-threaded markupsafe\n  ftforge install --prefix ./ft -c ./channel/label/freethreading python-freethreading pyyaml\n  ftforge install --prefix ./ft -c http://127.0.0.1:8000 --gil-policy warn python-freethreading pyyaml"
+    )]
     Install(InstallArgs),
     /// Serve a channel directory over HTTP on 127.0.0.1
     Serve(ServeArgs),
@@ -235,10 +237,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => install(args).await,
         Command::Serve(args) => {
             let root = args.dir.canonicalize().into_diagnostic()?;
-            let (listener, addr) = ftforge_channels::serve::bind(([127, 0, 0, 1], args.port).into()).await.into_diagnostic()?;
+            let (listener, addr) =
+                ftforge_channels::serve::bind(([127, 0, 0, 1], args.port).into())
+                    .await
+                    .into_diagnostic()?;
             println!("http://{addr}/");
             eprintln!("serving {} (Ctrl-C stops)", root.display());
-            ftforge_channels::serve::serve(listener, root, |line| eprintln!("{line}")).await.into_diagnostic()?;
+            ftforge_channels::serve::serve(listener, root, |line| eprintln!("{line}"))
+                .await
+                .into_diagnostic()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Index(args) => {
@@ -365,7 +372,10 @@ async fn install(args: InstallArgs) -> Result<ExitCode> {
         specs.insert(0, "python-freethreading".into());
     }
     if specs.is_empty() {
-        miette::bail!(miette::miette!(help = "for example: ftforge install --prefix ./ft --free-threaded markupsafe", "nothing to install"));
+        miette::bail!(miette::miette!(
+            help = "for example: ftforge install --prefix ./ft --free-threaded markupsafe",
+            "nothing to install"
+        ));
     }
     let request = InstallRequest {
         prefix: std::path::absolute(&args.prefix).into_diagnostic()?,
@@ -381,14 +391,29 @@ async fn install(args: InstallArgs) -> Result<ExitCode> {
     let client = http_client();
     let outcome = ftforge_channels::install::install(&client, &request).await?;
     if args.output.json {
-        println!("{}", serde_json::to_string_pretty(&outcome).into_diagnostic()?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).into_diagnostic()?
+        );
     } else {
         for p in &outcome.packages {
             let verdict = p.verdict.map(|v| format!("  [{v}]")).unwrap_or_default();
-            println!("  {:<22} {:<10} {:<22}{verdict}", p.name, p.version, p.build);
+            println!(
+                "  {:<22} {:<10} {:<22}{verdict}",
+                p.name, p.version, p.build
+            );
         }
-        let kind = if outcome.free_threaded { "free-threaded " } else { "" };
-        eprintln!("installed {} packages into {}{}", outcome.packages.len(), kind, outcome.prefix.display());
+        let kind = if outcome.free_threaded {
+            "free-threaded "
+        } else {
+            ""
+        };
+        eprintln!(
+            "installed {} packages into {}{}",
+            outcome.packages.len(),
+            kind,
+            outcome.prefix.display()
+        );
     }
     for w in &outcome.warnings {
         eprintln!(

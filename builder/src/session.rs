@@ -134,7 +134,11 @@ fn record_verdicts(
     reporter: &dyn Reporter,
     job: &str,
 ) {
-    if let Err(e) = settings.channel.record_compat(records.clone()).and_then(|()| settings.channel.update_labels()) {
+    if let Err(e) = settings
+        .channel
+        .record_compat(records.clone())
+        .and_then(|()| settings.channel.update_labels())
+    {
         reporter.note(job, &format!("could not record the verdict: {e}"));
     }
     outcome.verdicts.extend(records);

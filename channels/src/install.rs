@@ -39,7 +39,10 @@ pub enum InstallError {
     #[diagnostic(help(
         "--gil-policy warn installs it anyway: the GIL turns on when the module is imported (PYTHON_GIL=0 forces it off, at your own risk). `ftforge matrix -c CHANNEL` shows every verdict with its evidence"
     ))]
-    GilPolicy { blocked: Vec<Blocked>, solver: String },
+    GilPolicy {
+        blocked: Vec<Blocked>,
+        solver: String,
+    },
     #[error("cannot link the environment into {}: {message}", prefix.display())]
     Link { prefix: PathBuf, message: String },
 }
@@ -57,7 +60,10 @@ pub struct Blocked {
 fn gil_message(blocked: &[Blocked]) -> String {
     let mut lines = vec!["the request needs packages that would turn the GIL back on in this free-threaded environment:".to_string()];
     for b in blocked {
-        lines.push(format!("  {} {} ({}): {} — {}", b.package, b.version, b.abi, b.verdict, b.reason));
+        lines.push(format!(
+            "  {} {} ({}): {} — {}",
+            b.package, b.version, b.abi, b.verdict, b.reason
+        ));
     }
     lines.join("\n")
 }
@@ -93,7 +99,13 @@ pub struct InstalledPackage {
 
 /// Verdicts that keep a package out of free-threaded environments.
 pub fn reenables_gil(verdict: Verdict) -> bool {
-    matches!(verdict, Verdict::GilReenabled | Verdict::BuildFailed | Verdict::ImportFailed | Verdict::StressFailed)
+    matches!(
+        verdict,
+        Verdict::GilReenabled
+            | Verdict::BuildFailed
+            | Verdict::ImportFailed
+            | Verdict::StressFailed
+    )
 }
 
 struct Available {
@@ -104,27 +116,47 @@ struct Available {
 }
 
 impl Available {
-    fn verdict_of(&self, record: &RepoDataRecord, env_abi: Option<&str>) -> Option<(&crate::compat::CompatRecord, String)> {
+    fn verdict_of(
+        &self,
+        record: &RepoDataRecord,
+        env_abi: Option<&str>,
+    ) -> Option<(&crate::compat::CompatRecord, String)> {
         let root = self.roots.get(record.channel.as_deref()?)?;
         let data = self.compat.get(root)?;
         let abi = record_abi(&record.package_record).or_else(|| env_abi.map(String::from))?;
-        let key = format!("{}/{}/{abi}", record.package_record.name.as_normalized(), record.package_record.version.as_str());
+        let key = format!(
+            "{}/{}/{abi}",
+            record.package_record.name.as_normalized(),
+            record.package_record.version.as_str()
+        );
         data.records.get(&key).map(|r| (r, abi))
     }
 }
 
-async fn load(client: &reqwest::Client, channels: &[String], cache: &Path) -> Result<Available, InstallError> {
-    let mut available = Available { records: Vec::new(), compat: HashMap::new(), roots: HashMap::new() };
+async fn load(
+    client: &reqwest::Client,
+    channels: &[String],
+    cache: &Path,
+) -> Result<Available, InstallError> {
+    let mut available = Available {
+        records: Vec::new(),
+        compat: HashMap::new(),
+        roots: HashMap::new(),
+    };
     let platform = crate::platform();
     for arg in channels {
         let channel = ChannelUrl::parse(arg)?;
         for subdir in [platform, "noarch"] {
-            available.records.extend(fetch::records(client, &channel, subdir, cache).await?);
+            available
+                .records
+                .extend(fetch::records(client, &channel, subdir, cache).await?);
         }
         if let Some(data) = fetch::compat(client, &channel, cache).await? {
             available.compat.insert(channel.root.to_string(), data);
         }
-        available.roots.insert(channel.url.to_string(), channel.root.to_string());
+        available
+            .roots
+            .insert(channel.url.to_string(), channel.root.to_string());
     }
     Ok(available)
 }
@@ -148,21 +180,35 @@ fn solver_text(err: SolveError) -> String {
 }
 
 fn python_abi_of(records: &[RepoDataRecord]) -> Option<String> {
-    records.iter().find(|r| r.package_record.name.as_normalized() == "python").and_then(|r| record_abi(&r.package_record))
+    records
+        .iter()
+        .find(|r| r.package_record.name.as_normalized() == "python")
+        .and_then(|r| record_abi(&r.package_record))
 }
 
 /// Solves, applies the policy, verifies and links.
-pub async fn install(client: &reqwest::Client, request: &InstallRequest) -> Result<InstallOutcome, InstallError> {
+pub async fn install(
+    client: &reqwest::Client,
+    request: &InstallRequest,
+) -> Result<InstallOutcome, InstallError> {
     let specs: Vec<MatchSpec> = request
         .specs
         .iter()
         .map(|s| {
-            MatchSpec::from_str(s, ParseStrictness::Lenient)
-                .map_err(|e| InstallError::BadSpec { spec: s.clone(), message: e.to_string() })
+            MatchSpec::from_str(s, ParseStrictness::Lenient).map_err(|e| InstallError::BadSpec {
+                spec: s.clone(),
+                message: e.to_string(),
+            })
         })
         .collect::<Result<_, _>>()?;
-    let available = load(client, &request.channels, &request.cache_dir.join("repodata")).await?;
-    let first = solve(&available.records, &specs, HashMap::new()).map_err(|e| InstallError::Unsolvable(solver_text(e)))?;
+    let available = load(
+        client,
+        &request.channels,
+        &request.cache_dir.join("repodata"),
+    )
+    .await?;
+    let first = solve(&available.records, &specs, HashMap::new())
+        .map_err(|e| InstallError::Unsolvable(solver_text(e)))?;
     let env_abi = python_abi_of(&first);
     let free_threaded = env_abi.as_deref().is_some_and(|a| a.ends_with('t'));
 
@@ -189,10 +235,22 @@ pub async fn install(client: &reqwest::Client, request: &InstallRequest) -> Resu
             })
             .collect();
         match request.policy {
-            GilPolicy::Forbid if records.iter().any(|r| bad.iter().any(|(b, _)| b.url == r.url)) => {
+            GilPolicy::Forbid
+                if records
+                    .iter()
+                    .any(|r| bad.iter().any(|(b, _)| b.url == r.url)) =>
+            {
                 let excluded: HashMap<url::Url, Arc<str>> = bad
                     .iter()
-                    .map(|(r, b)| (r.url.clone(), Arc::from(format!("{} on {} (--gil-policy forbid)", b.verdict, b.abi).as_str())))
+                    .map(|(r, b)| {
+                        (
+                            r.url.clone(),
+                            Arc::from(
+                                format!("{} on {} (--gil-policy forbid)", b.verdict, b.abi)
+                                    .as_str(),
+                            ),
+                        )
+                    })
                     .collect();
                 match solve(&available.records, &specs, excluded) {
                     Ok(second) => records = second,
@@ -202,12 +260,19 @@ pub async fn install(client: &reqwest::Client, request: &InstallRequest) -> Resu
                             .filter(|(b, _)| records.iter().any(|r| r.url == b.url))
                             .map(|(_, blocked)| blocked.clone())
                             .collect();
-                        return Err(InstallError::GilPolicy { blocked: in_first, solver: solver_text(err) });
+                        return Err(InstallError::GilPolicy {
+                            blocked: in_first,
+                            solver: solver_text(err),
+                        });
                     }
                 }
             }
             GilPolicy::Warn => {
-                warnings = bad.iter().filter(|(b, _)| records.iter().any(|r| r.url == b.url)).map(|(_, x)| x.clone()).collect();
+                warnings = bad
+                    .iter()
+                    .filter(|(b, _)| records.iter().any(|r| r.url == b.url))
+                    .map(|(_, x)| x.clone())
+                    .collect();
             }
             _ => {}
         }
@@ -220,12 +285,16 @@ pub async fn install(client: &reqwest::Client, request: &InstallRequest) -> Resu
     for record in &records {
         let path = fetch::verified_package(client, record, &store).await?;
         let mut local = record.clone();
-        local.url = url::Url::from_file_path(&path).map_err(|_| FetchError::BadChannel(path.display().to_string()))?;
+        local.url = url::Url::from_file_path(&path)
+            .map_err(|_| FetchError::BadChannel(path.display().to_string()))?;
         verified.push(local);
     }
     crate::transaction::link(&request.prefix, verified, &request.cache_dir.join("pkgs"))
         .await
-        .map_err(|message| InstallError::Link { prefix: request.prefix.clone(), message })?;
+        .map_err(|message| InstallError::Link {
+            prefix: request.prefix.clone(),
+            message,
+        })?;
 
     let packages = records
         .iter()
@@ -234,8 +303,15 @@ pub async fn install(client: &reqwest::Client, request: &InstallRequest) -> Resu
             version: r.package_record.version.as_str().to_string(),
             build: r.package_record.build.as_str().to_string(),
             channel: r.channel.clone().unwrap_or_default(),
-            verdict: available.verdict_of(r, env_abi.as_deref()).map(|(v, _)| v.verdict),
+            verdict: available
+                .verdict_of(r, env_abi.as_deref())
+                .map(|(v, _)| v.verdict),
         })
         .collect();
-    Ok(InstallOutcome { prefix: request.prefix.clone(), packages, free_threaded, warnings })
+    Ok(InstallOutcome {
+        prefix: request.prefix.clone(),
+        packages,
+        free_threaded,
+        warnings,
+    })
 }

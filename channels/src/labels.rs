@@ -18,11 +18,18 @@ pub const LABELS: [&str; 2] = ["freethreading", "gil"];
 pub fn record_abi(record: &PackageRecord) -> Option<String> {
     let name = record.name.as_normalized();
     if name == "python" || name == "python_abi" {
-        return record.build.as_str().rsplit('_').next().filter(|t| t.starts_with("cp")).map(String::from);
+        return record
+            .build
+            .as_str()
+            .rsplit('_')
+            .next()
+            .filter(|t| t.starts_with("cp"))
+            .map(String::from);
     }
     record.depends.iter().find_map(|d| {
         let mut words = d.split_whitespace();
-        (words.next() == Some("python_abi")).then(|| words.last()?.rsplit('_').next().map(String::from))?
+        (words.next() == Some("python_abi"))
+            .then(|| words.last()?.rsplit('_').next().map(String::from))?
     })
 }
 
@@ -70,7 +77,10 @@ impl Channel {
                 let mut repodata: RepoData = empty_repodata(&subdir);
                 for (key, record) in &main.conda_packages {
                     if belongs(label, record, &compat) {
-                        link_into(&self.subdir_path(&subdir).join(key.to_string()), &view.subdir_path(&subdir))?;
+                        link_into(
+                            &self.subdir_path(&subdir).join(key.to_string()),
+                            &view.subdir_path(&subdir),
+                        )?;
                         repodata.conda_packages.insert(key.clone(), record.clone());
                     }
                 }
@@ -84,13 +94,18 @@ impl Channel {
 
 /// Hard-links a package file into a label's subdir (idempotent).
 fn link_into(file: &Path, dir: &Path) -> Result<(), ChannelError> {
-    let Some(name) = file.file_name() else { return Ok(()) };
+    let Some(name) = file.file_name() else {
+        return Ok(());
+    };
     let target = dir.join(name);
     if target.exists() {
-        let same = std::fs::metadata(&target).ok().zip(std::fs::metadata(file).ok()).is_some_and(|(a, b)| {
-            use std::os::unix::fs::MetadataExt;
-            a.ino() == b.ino() && a.dev() == b.dev()
-        });
+        let same = std::fs::metadata(&target)
+            .ok()
+            .zip(std::fs::metadata(file).ok())
+            .is_some_and(|(a, b)| {
+                use std::os::unix::fs::MetadataExt;
+                a.ino() == b.ino() && a.dev() == b.dev()
+            });
         if same {
             return Ok(());
         }
@@ -101,10 +116,17 @@ fn link_into(file: &Path, dir: &Path) -> Result<(), ChannelError> {
 
 /// Removes package links a label no longer lists.
 fn prune(dir: &Path, repodata: &RepoData) -> Result<(), ChannelError> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".conda") && !repodata.conda_packages.keys().any(|k| k.to_string() == name) {
+        if name.ends_with(".conda")
+            && !repodata
+                .conda_packages
+                .keys()
+                .any(|k| k.to_string() == name)
+        {
             std::fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
         }
     }
@@ -149,10 +171,18 @@ mod tests {
 
     #[test]
     fn free_threaded_label_takes_only_gil_free_builds() {
-        let ext = record("ext", "py314th1_0", &["python_abi 3.14.* *_cp314t", "python >=3.14,<3.15.0a0"]);
+        let ext = record(
+            "ext",
+            "py314th1_0",
+            &["python_abi 3.14.* *_cp314t", "python >=3.14,<3.15.0a0"],
+        );
         assert_eq!(record_abi(&ext).as_deref(), Some("cp314t"));
         assert!(belongs("freethreading", &ext, &compat(Verdict::Verified)));
-        assert!(!belongs("freethreading", &ext, &compat(Verdict::GilReenabled)));
+        assert!(!belongs(
+            "freethreading",
+            &ext,
+            &compat(Verdict::GilReenabled)
+        ));
         assert!(!belongs("gil", &ext, &compat(Verdict::Verified)));
         let py = record("python", "h1_0_cp314t", &["python_abi 3.14.* *_cp314t"]);
         assert!(belongs("freethreading", &py, &CompatData::default()));
@@ -160,7 +190,14 @@ mod tests {
         let gil_py = record("python", "h1_100_cp314", &[]);
         assert!(belongs("gil", &gil_py, &CompatData::default()));
         let noarch = record("sortedcontainers", "pyh1_0", &["python"]);
-        assert!(belongs("freethreading", &noarch, &CompatData::default()) && belongs("gil", &noarch, &CompatData::default()));
-        assert!(!belongs("gil", &record("python-freethreading", "h_0", &[]), &CompatData::default()));
+        assert!(
+            belongs("freethreading", &noarch, &CompatData::default())
+                && belongs("gil", &noarch, &CompatData::default())
+        );
+        assert!(!belongs(
+            "gil",
+            &record("python-freethreading", "h_0", &[]),
+            &CompatData::default()
+        ));
     }
 }

@@ -16,7 +16,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
 }
 
 /// Serves `root` until the process ends; `on_request` sees `METHOD path status`.
-pub async fn serve(listener: TcpListener, root: PathBuf, on_request: impl Fn(&str) + Send + Sync + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    root: PathBuf,
+    on_request: impl Fn(&str) + Send + Sync + 'static,
+) -> std::io::Result<()> {
     let on_request = std::sync::Arc::new(on_request);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -74,7 +78,11 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn handle(stream: TcpStream, root: &Path, on_request: &(dyn Fn(&str) + Send + Sync)) -> std::io::Result<()> {
+async fn handle(
+    stream: TcpStream,
+    root: &Path,
+    on_request: &(dyn Fn(&str) + Send + Sync),
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {
@@ -100,13 +108,18 @@ async fn handle(stream: TcpStream, root: &Path, on_request: &(dyn Fn(&str) + Sen
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or_default().to_string();
         let target = parts.next().unwrap_or("/").to_string();
-        let (status, headers, body) = respond(root, &method, &target, if_none_match.as_deref()).await;
+        let (status, headers, body) =
+            respond(root, &method, &target, if_none_match.as_deref()).await;
         on_request(&format!("{method} {target} {status}"));
         let mut head = format!("HTTP/1.1 {status}\r\n");
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
-        head.push_str(if close { "Connection: close\r\n\r\n" } else { "Connection: keep-alive\r\n\r\n" });
+        head.push_str(if close {
+            "Connection: close\r\n\r\n"
+        } else {
+            "Connection: keep-alive\r\n\r\n"
+        });
         write.write_all(head.as_bytes()).await?;
         if method != "HEAD" {
             write.write_all(&body).await?;
@@ -118,9 +131,21 @@ async fn handle(stream: TcpStream, root: &Path, on_request: &(dyn Fn(&str) + Sen
     }
 }
 
-async fn respond(root: &Path, method: &str, target: &str, if_none_match: Option<&str>) -> (String, Vec<(String, String)>, Vec<u8>) {
+async fn respond(
+    root: &Path,
+    method: &str,
+    target: &str,
+    if_none_match: Option<&str>,
+) -> (String, Vec<(String, String)>, Vec<u8>) {
     let text = |status: &str, msg: &str| {
-        (status.to_string(), vec![("Content-Type".into(), "text/plain".into()), ("Content-Length".into(), msg.len().to_string())], msg.as_bytes().to_vec())
+        (
+            status.to_string(),
+            vec![
+                ("Content-Type".into(), "text/plain".into()),
+                ("Content-Length".into(), msg.len().to_string()),
+            ],
+            msg.as_bytes().to_vec(),
+        )
     };
     if method != "GET" && method != "HEAD" {
         return text("405 Method Not Allowed", "only GET and HEAD\n");
@@ -131,7 +156,12 @@ async fn respond(root: &Path, method: &str, target: &str, if_none_match: Option<
     let Ok(meta) = tokio::fs::metadata(&path).await else {
         return text("404 Not Found", "not found\n");
     };
-    let modified = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let etag = format!("\"{:x}-{:x}\"", meta.len(), modified);
     let mut headers = vec![
         ("Content-Type".to_string(), content_type(&path).to_string()),
@@ -164,9 +194,15 @@ mod tests {
     #[test]
     fn paths_cannot_escape_the_root() {
         let root = Path::new("/srv/ch");
-        assert_eq!(resolve(root, "/linux-64/repodata.json"), Some(PathBuf::from("/srv/ch/linux-64/repodata.json")));
+        assert_eq!(
+            resolve(root, "/linux-64/repodata.json"),
+            Some(PathBuf::from("/srv/ch/linux-64/repodata.json"))
+        );
         assert_eq!(resolve(root, "/../etc/passwd"), None);
         assert_eq!(resolve(root, "/%2e%2e/etc/passwd"), None);
-        assert_eq!(content_type(Path::new("x/repodata.json")), "application/json");
+        assert_eq!(
+            content_type(Path::new("x/repodata.json")),
+            "application/json"
+        );
     }
 }

@@ -8,15 +8,20 @@ use std::path::{Path, PathBuf};
 
 use rattler_conda_types::RepoDataRecord;
 
-const JOURNAL: &str = "conda-meta/.ftforge-transaction.json";
+const JOURNAL: &str = "conda-meta/ftforge-transaction.journal";
 
 fn files_under(prefix: &Path) -> HashSet<PathBuf> {
-    walkdir(prefix).into_iter().filter_map(|p| p.strip_prefix(prefix).ok().map(Path::to_path_buf)).collect()
+    walkdir(prefix)
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(prefix).ok().map(Path::to_path_buf))
+        .collect()
 }
 
 fn walkdir(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         match entry.file_type() {
@@ -36,8 +41,12 @@ fn owned_files(prefix: &Path) -> HashSet<PathBuf> {
             continue;
         }
         owned.insert(record.strip_prefix(prefix).unwrap_or(&record).to_path_buf());
-        let Ok(bytes) = std::fs::read(&record) else { continue };
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
+        let Ok(bytes) = std::fs::read(&record) else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
         for file in value["files"].as_array().into_iter().flatten() {
             if let Some(f) = file.as_str() {
                 owned.insert(PathBuf::from(f));
@@ -51,8 +60,13 @@ fn owned_files(prefix: &Path) -> HashSet<PathBuf> {
 /// it and belong to no complete package. Returns how many files were removed.
 pub fn recover(prefix: &Path) -> Result<usize, String> {
     let journal = prefix.join(JOURNAL);
-    let Ok(bytes) = std::fs::read(&journal) else { return Ok(0) };
-    let before: HashSet<PathBuf> = serde_json::from_slice::<Vec<PathBuf>>(&bytes).map_err(|e| format!("{}: {e}", journal.display()))?.into_iter().collect();
+    let Ok(bytes) = std::fs::read(&journal) else {
+        return Ok(0);
+    };
+    let before: HashSet<PathBuf> = serde_json::from_slice::<Vec<PathBuf>>(&bytes)
+        .map_err(|e| format!("{}: {e}", journal.display()))?
+        .into_iter()
+        .collect();
     let owned = owned_files(prefix);
     let mut removed = 0;
     for file in files_under(prefix) {
@@ -60,25 +74,35 @@ pub fn recover(prefix: &Path) -> Result<usize, String> {
             continue;
         }
         let full = prefix.join(&file);
-        std::fs::remove_file(&full).map_err(|e| format!("cannot remove {}: {e}", full.display()))?;
+        std::fs::remove_file(&full)
+            .map_err(|e| format!("cannot remove {}: {e}", full.display()))?;
         removed += 1;
     }
-    std::fs::remove_file(&journal).map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
+    std::fs::remove_file(&journal)
+        .map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
     Ok(removed)
 }
 
 /// Links `records` (local, already verified files) into `prefix` under a journal.
-pub async fn link(prefix: &Path, records: Vec<RepoDataRecord>, package_cache: &Path) -> Result<(), String> {
+pub async fn link(
+    prefix: &Path,
+    records: Vec<RepoDataRecord>,
+    package_cache: &Path,
+) -> Result<(), String> {
     recover(prefix)?;
     let meta = prefix.join("conda-meta");
     std::fs::create_dir_all(&meta).map_err(|e| format!("cannot create {}: {e}", meta.display()))?;
     let before: Vec<PathBuf> = files_under(prefix).into_iter().collect();
     let journal = prefix.join(JOURNAL);
-    let tmp = journal.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&before).unwrap_or_default()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &journal).map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+    let tmp = journal.with_extension("journal-tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&before).unwrap_or_default())
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &journal)
+        .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
     rattler::install::Installer::new()
-        .with_package_cache(rattler_cache::package_cache::PackageCache::new(package_cache))
+        .with_package_cache(rattler_cache::package_cache::PackageCache::new(
+            package_cache,
+        ))
         .install(prefix, records)
         .await
         .map_err(|e| {
@@ -90,7 +114,8 @@ pub async fn link(prefix: &Path, records: Vec<RepoDataRecord>, package_cache: &P
             }
             message
         })?;
-    std::fs::remove_file(&journal).map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
+    std::fs::remove_file(&journal)
+        .map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
     Ok(())
 }
 
@@ -105,9 +130,17 @@ mod tests {
         std::fs::create_dir_all(p.join("conda-meta")).unwrap();
         std::fs::create_dir_all(p.join("lib")).unwrap();
         std::fs::write(p.join("lib/old.txt"), "was there").unwrap();
-        std::fs::write(p.join(JOURNAL), serde_json::to_vec(&vec![PathBuf::from("lib/old.txt")]).unwrap()).unwrap();
+        std::fs::write(
+            p.join(JOURNAL),
+            serde_json::to_vec(&vec![PathBuf::from("lib/old.txt")]).unwrap(),
+        )
+        .unwrap();
         std::fs::write(p.join("lib/complete.py"), "").unwrap();
-        std::fs::write(p.join("conda-meta/a-1-0.json"), r#"{"files": ["lib/complete.py"]}"#).unwrap();
+        std::fs::write(
+            p.join("conda-meta/a-1-0.json"),
+            r#"{"files": ["lib/complete.py"]}"#,
+        )
+        .unwrap();
         std::fs::write(p.join("lib/half.py"), "").unwrap();
         assert_eq!(recover(p).unwrap(), 1);
         assert!(p.join("lib/old.txt").exists() && p.join("lib/complete.py").exists());

@@ -82,3 +82,111 @@ pub fn interpreter_channel() -> PathBuf {
 pub fn compat(channel: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(channel.join("compat.json")).unwrap()).unwrap()
 }
+
+/// Writes a minimal `.conda` package by hand (outer zip, info and pkg tar.zst), so tests
+/// can make many packages, or malicious ones, quickly. `entries` are (path, contents);
+/// a contents starting with `->` makes a symlink to the rest.
+pub fn make_package(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    build: &str,
+    subdir: &str,
+    entries: &[(&str, &str)],
+) -> PathBuf {
+    use std::io::Write;
+    let index = serde_json::json!({
+        "name": name, "version": version, "build": build, "build_number": 0,
+        "subdir": subdir, "depends": [], "noarch": if subdir == "noarch" { Some("generic") } else { None },
+    });
+    let paths: Vec<serde_json::Value> = entries
+        .iter()
+        .filter(|(p, _)| !p.starts_with("info/"))
+        .map(|(p, c)| serde_json::json!({"_path": p, "path_type": if c.starts_with("->") { "softlink" } else { "hardlink" }}))
+        .collect();
+    let info = vec![
+        ("info/index.json".to_string(), index.to_string()),
+        (
+            "info/paths.json".to_string(),
+            serde_json::json!({"paths": paths, "paths_version": 1}).to_string(),
+        ),
+    ];
+    let tar_zst = |items: &[(String, String)]| -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, contents) in items {
+            let mut header = tar::Header::new_gnu();
+            {
+                // Written byte by byte: tar::Builder refuses `..`, and tests need it.
+                let raw = header.as_gnu_mut().unwrap();
+                raw.name = [0; 100];
+                raw.name[..path.len()].copy_from_slice(path.as_bytes());
+            }
+            header.set_mode(0o644);
+            if let Some(target) = contents.strip_prefix("->") {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.as_gnu_mut().unwrap().linkname[..target.len()]
+                    .copy_from_slice(target.as_bytes());
+                header.set_size(0);
+                header.set_cksum();
+                builder.append(&header, std::io::empty()).unwrap();
+            } else {
+                header.set_size(contents.len() as u64);
+                header.set_cksum();
+                builder.append(&header, contents.as_bytes()).unwrap();
+            }
+        }
+        zstd::encode_all(&builder.into_inner().unwrap()[..], 3).unwrap()
+    };
+    let pkg: Vec<(String, String)> = entries
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect();
+    let stem = format!("{name}-{version}-{build}");
+    let path = dir.join(format!("{stem}.conda"));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("metadata.json", stored).unwrap();
+    zip.write_all(br#"{"conda_pkg_format_version": 2}"#)
+        .unwrap();
+    zip.start_file(format!("pkg-{stem}.tar.zst"), stored)
+        .unwrap();
+    zip.write_all(&tar_zst(&pkg)).unwrap();
+    zip.start_file(format!("info-{stem}.tar.zst"), stored)
+        .unwrap();
+    zip.write_all(&tar_zst(&info)).unwrap();
+    zip.finish().unwrap();
+    path
+}
+
+/// `ftforge serve DIR --port 0`, stopped when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(dir: &Path) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .args(["serve", "--port", "0"])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Served {
+        child,
+        url: line.trim().trim_end_matches('/').to_string(),
+    }
+}
