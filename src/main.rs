@@ -1,6 +1,7 @@
 //! The `ftforge` command line: parses commands, wires the library crates together and
 //! renders their results and errors for people (or as JSON for tools).
 
+mod matrix_view;
 mod reporter;
 
 use std::path::PathBuf;
@@ -48,6 +49,59 @@ enum Command {
     Install(InstallArgs),
     /// Serve a channel directory over HTTP on 127.0.0.1
     Serve(ServeArgs),
+    /// Show which packages keep the GIL off, per interpreter variant, with the evidence
+    #[command(after_help = "Examples:\n  ftforge matrix -c ./channel\n  ftforge matrix -c http://127.0.0.1:8000 --format html -o matrix.html\n  ftforge matrix -c ./channel --filter markupsafe pyyaml   # can I go free-threaded with these?")]
+    Matrix(MatrixArgs),
+    /// Measure an interpreter: thread scaling, latency under load, the getenv race, subinterpreters
+    #[command(after_help = "Examples:\n  ftforge probe --prefix ./ft --prefix ./gil     side by side\n  ftforge probe --prefix ./ft --json --race-seconds 60")]
+    Probe(ProbeArgs),
+}
+
+#[derive(Args)]
+struct MatrixArgs {
+    /// The channel: a directory, file:// or http(s):// URL
+    #[arg(long, short = 'c', default_value = "channel")]
+    channel: String,
+    #[arg(long, value_enum, default_value = "table")]
+    format: MatrixFormat,
+    /// Write to this file instead of stdout
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// Only these packages (`name` or `name==version`), and answer whether all are usable free-threaded
+    #[arg(long, num_args = 1..)]
+    filter: Vec<String>,
+    /// Same as --format json
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum MatrixFormat {
+    Table,
+    Json,
+    Markdown,
+    Html,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    /// Environments whose interpreter to probe (repeat to compare side by side)
+    #[arg(long, short = 'p', required = true)]
+    prefix: Vec<PathBuf>,
+    /// Threads for the scaling and load probes (default: cores)
+    #[arg(long)]
+    threads: Option<u32>,
+    /// How long the getenv/setenv race may run before the interpreter counts as surviving
+    #[arg(long, default_value_t = 10.0)]
+    race_seconds: f64,
+    /// Seconds of CPU work per thread count in the scaling probe
+    #[arg(long, default_value_t = 1.0)]
+    scaling_seconds: f64,
+    /// Try these modules in subinterpreters (default: every extension module in the environment)
+    #[arg(long)]
+    module: Vec<String>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -235,6 +289,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Install(args) => install(args).await,
+        Command::Matrix(args) => matrix(args).await,
+        Command::Probe(args) => probe(args).await,
         Command::Serve(args) => {
             let root = args.dir.canonicalize().into_diagnostic()?;
             let (listener, addr) =
@@ -427,6 +483,136 @@ async fn install(args: InstallArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn matrix(args: MatrixArgs) -> Result<ExitCode> {
+    use ftforge_channels::fetch::{self, ChannelUrl};
+    let channel = ChannelUrl::parse(&args.channel)?;
+    let client = http_client();
+    let compat = fetch::compat(&client, &channel, &default_cache_dir().join("repodata")).await?.ok_or_else(|| {
+        miette::miette!(
+            help = "build into the channel first (ftforge build … --channel DIR): verdicts are recorded there",
+            "{} has no compat.json",
+            channel.root
+        )
+    })?;
+    let m = ftforge_channels::matrix::Matrix::build(&compat, channel.url.as_str(), &args.filter);
+    let format = if args.json { MatrixFormat::Json } else { args.format };
+    let mut text = match format {
+        MatrixFormat::Table => matrix_view::table(&m),
+        MatrixFormat::Json => serde_json::to_string_pretty(&m).into_diagnostic()?,
+        MatrixFormat::Markdown => matrix_view::markdown(&m),
+        MatrixFormat::Html => matrix_view::html(&m),
+    };
+    if !args.filter.is_empty() && format != MatrixFormat::Json && format != MatrixFormat::Html {
+        text.push_str(&format!("\n\n{}", m.answer(&args.filter)));
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text.as_bytes()).into_diagnostic()?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    let answer_in_text = format != MatrixFormat::Json && format != MatrixFormat::Html && args.output.is_none();
+    if !args.filter.is_empty() && !answer_in_text {
+        eprintln!("{}", m.answer(&args.filter));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn probe(args: ProbeArgs) -> Result<ExitCode> {
+    use ftforge_interpreter::probes::{self, ProbeSettings};
+    let mut reports = Vec::new();
+    for prefix in &args.prefix {
+        let python = probes::find_python(prefix)
+            .ok_or_else(|| miette::miette!(help = "pass the environment's root (the directory with bin/)", "no python in {}/bin", prefix.display()))?;
+        let mut settings = ProbeSettings { race_seconds: args.race_seconds, scaling_seconds: args.scaling_seconds, ..Default::default() };
+        if let Some(t) = args.threads {
+            settings.threads = t;
+        }
+        settings.modules = if args.module.is_empty() { extension_modules(prefix) } else { args.module.clone() };
+        eprintln!("probing {} (about {:.0} s)…", python.display(), settings.scaling_seconds * settings.threads as f64 + settings.latency_seconds + settings.race_seconds);
+        let report = tokio::task::spawn_blocking(move || probes::probe(&python, &settings)).await.into_diagnostic()?;
+        reports.push(report);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports).into_diagnostic()?);
+    } else {
+        println!("{}", probe_table(&reports));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Extension modules installed in an environment's site-packages (dotted names).
+fn extension_modules(prefix: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(lib) = std::fs::read_dir(prefix.join("lib")) else { return out };
+    for entry in lib.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("python3") {
+            continue;
+        }
+        let site = format!("lib/{name}/site-packages");
+        let mut stack = vec![prefix.join(&site)];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(prefix) {
+                    if let Some(m) = ftforge_interpreter::extensions::extension_module(&rel.to_string_lossy(), &site) {
+                        out.push(m.name);
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn probe_table(reports: &[ftforge_interpreter::probes::ProbeReport]) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = vec![
+        ("interpreter".into(), vec![]),
+        ("GIL at start".into(), vec![]),
+        ("thread scaling".into(), vec![]),
+        ("1 ms tick lateness p50 / p99 / max".into(), vec![]),
+        ("getenv/setenv race".into(), vec![]),
+        ("subinterpreters".into(), vec![]),
+    ];
+    for r in reports {
+        rows[0].1.push(format!("{} ({})", r.version, r.python.display()));
+        rows[1].1.push(if r.gil_enabled_at_start { "on".into() } else { "off".into() });
+        rows[2].1.push(match &r.scaling {
+            Ok(s) => s.ratio.iter().map(|(n, x)| format!("{n}:{x:.2}x")).collect::<Vec<_>>().join(" "),
+            Err(e) => format!("error: {e}"),
+        });
+        rows[3].1.push(match &r.latency {
+            Ok(l) => format!("{:.2} / {:.2} / {:.2} ms", l.p50_ms.unwrap_or(0.0), l.p99_ms.unwrap_or(0.0), l.max_ms.unwrap_or(0.0)),
+            Err(e) => format!("error: {e}"),
+        });
+        rows[4].1.push(match &r.env_race {
+            Ok(e) if e.survived => format!("survived {:.0} s", e.limit_seconds),
+            Ok(e) => format!("{} after {:.1} s", e.signal.as_deref().unwrap_or("crash"), e.seconds),
+            Err(e) => format!("error: {e}"),
+        });
+        rows[5].1.push(match &r.subinterpreters {
+            None => "no extension modules".into(),
+            Some(Ok(s)) => {
+                let ok = s.modules.values().filter(|m| m.ok).count();
+                let bad: Vec<&String> = s.modules.iter().filter(|(_, m)| !m.ok).map(|(n, _)| n).collect();
+                if bad.is_empty() {
+                    format!("{ok}/{} modules load ({})", s.modules.len(), s.api)
+                } else {
+                    format!("{ok}/{} load; not: {}", s.modules.len(), bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                }
+            }
+            Some(Err(e)) => format!("error: {e}"),
+        });
+    }
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter().map(|(k, vs)| format!("{k:<width$}  {}", vs.join("  │  "))).collect::<Vec<_>>().join("\n")
 }
 
 fn print_summary(reports: &[BuildReport], channel: &std::path::Path, json: bool) -> Result<()> {

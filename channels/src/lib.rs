@@ -7,6 +7,7 @@ pub mod fetch;
 pub mod install;
 pub mod labels;
 pub mod layout;
+pub mod matrix;
 pub mod publish;
 pub mod serve;
 pub mod transaction;

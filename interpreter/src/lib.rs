@@ -4,6 +4,7 @@
 pub mod abi;
 pub mod extensions;
 pub mod facts;
+pub mod probes;
 
 pub use abi::{AbiError, PythonAbi};
 pub use facts::{relocation_problems, InterpreterFacts, FACTS_SCRIPT, REQUIRED_STDLIB_MODULES};

@@ -1,0 +1,286 @@
+//! Drawing the compatibility matrix: a coloured terminal table, Markdown for READMEs
+//! and issues, and one self-contained HTML page (sortable, filterable, every cell opens
+//! its evidence). The data and its JSON form come from `ftforge_channels::matrix`.
+
+use ftforge_channels::matrix::Matrix;
+use ftforge_channels::Verdict;
+
+fn styled(v: Verdict) -> console::StyledObject<&'static str> {
+    let s = console::style(v.as_str());
+    match v {
+        Verdict::Verified | Verdict::GilFree | Verdict::PurePython | Verdict::Ok => s.green(),
+        Verdict::GilReenabled => s.yellow(),
+        Verdict::Skipped => s.dim(),
+        _ => s.red(),
+    }
+}
+
+/// One line per interpreter with its probe results (when the build ran them).
+fn interpreter_lines(m: &Matrix) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (abi, data) in &m.interpreters {
+        let version = data.pointer("/facts/version").and_then(|v| v.as_str()).unwrap_or("?");
+        let gil = match data.pointer("/facts/gil_enabled").and_then(|v| v.as_bool()) {
+            Some(true) => "GIL on",
+            Some(false) => "GIL off",
+            None => "?",
+        };
+        let mut parts = vec![format!("{abi:<7} python {version} ({gil})")];
+        if let Some(ratio) = data.pointer("/probe/scaling/Ok/ratio").and_then(|r| r.as_object()) {
+            if let Some((n, r)) = ratio.iter().max_by_key(|(n, _)| n.parse::<u32>().unwrap_or(0)) {
+                parts.push(format!("{n} threads: {:.2}x", r.as_f64().unwrap_or(0.0)));
+            }
+        }
+        if let Some(p99) = data.pointer("/probe/latency/Ok/p99_ms").and_then(|v| v.as_f64()) {
+            parts.push(format!("1 ms tick p99 late {p99:.2} ms"));
+        }
+        if let Some(race) = data.pointer("/probe/env_race/Ok") {
+            if race["survived"].as_bool() == Some(true) {
+                parts.push(format!("getenv race: survived {:.0} s", race["limit_seconds"].as_f64().unwrap_or(0.0)));
+            } else {
+                parts.push(format!(
+                    "getenv race: {} after {:.1} s",
+                    race["signal"].as_str().unwrap_or("crash"),
+                    race["seconds"].as_f64().unwrap_or(0.0)
+                ));
+            }
+        }
+        lines.push(parts.join(" · "));
+    }
+    lines
+}
+
+fn summary_line(m: &Matrix) -> String {
+    match &m.summary.headline_variant {
+        Some(v) => format!(
+            "{} packages · on {v}: {} usable free-threaded, {} re-enable the GIL, {} fail to build",
+            m.summary.packages, m.summary.usable_free_threaded, m.summary.reenable_gil, m.summary.build_failed
+        ),
+        None => format!("{} packages · no free-threaded interpreter in this channel", m.summary.packages),
+    }
+}
+
+pub fn table(m: &Matrix) -> String {
+    let mut out = Vec::new();
+    for line in interpreter_lines(m) {
+        out.push(format!("{}", console::style(line).dim()));
+    }
+    if !out.is_empty() {
+        out.push(String::new());
+    }
+    let name_width = m.packages.iter().map(|r| r.name.len() + r.version.len() + 1).max().unwrap_or(7).max(7);
+    let mut header = format!("{:<name_width$}", "package");
+    for v in &m.variants {
+        header.push_str(&format!("  {v:<14}"));
+    }
+    out.push(format!("{}", console::style(header).bold()));
+    for row in &m.packages {
+        let mut line = format!("{:<name_width$}", format!("{} {}", row.name, row.version));
+        for v in &m.variants {
+            match row.cells.get(v) {
+                Some(cell) => {
+                    let padding = 14usize.saturating_sub(cell.verdict.as_str().len());
+                    line.push_str(&format!("  {}{}", styled(cell.verdict), " ".repeat(padding)));
+                }
+                None => line.push_str(&format!("  {:<14}", "·")),
+            }
+        }
+        out.push(line);
+    }
+    out.push(String::new());
+    out.push(summary_line(m));
+    let legend: Vec<String> = m
+        .legend
+        .iter()
+        .filter(|l| m.packages.iter().any(|r| r.cells.values().any(|c| c.verdict == l.verdict)))
+        .map(|l| format!("{} {}", styled(l.verdict), console::style(&l.meaning).dim()))
+        .collect();
+    if !legend.is_empty() {
+        out.push(format!("legend: {}", legend.join(" · ")));
+    }
+    out.join("\n")
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn markdown(m: &Matrix) -> String {
+    let mut out = Vec::new();
+    out.push("## Free-threading compatibility".to_string());
+    out.push(String::new());
+    let interpreters = interpreter_lines(m);
+    if !interpreters.is_empty() {
+        for line in interpreters {
+            out.push(format!("- {}", md_escape(&line)));
+        }
+        out.push(String::new());
+    }
+    out.push(format!("| package | {} |", m.variants.join(" | ")));
+    out.push(format!("|---|{}", "---|".repeat(m.variants.len())));
+    for row in &m.packages {
+        let cells: Vec<String> = m
+            .variants
+            .iter()
+            .map(|v| match row.cells.get(v) {
+                Some(c) => {
+                    let mark = match c.verdict {
+                        v if v.is_gil_free() || v == Verdict::Ok => "✅",
+                        Verdict::GilReenabled => "⚠️",
+                        Verdict::Skipped => "➖",
+                        _ => "❌",
+                    };
+                    format!("{mark} {}", c.verdict)
+                }
+                None => "·".into(),
+            })
+            .collect();
+        out.push(format!("| {} {} | {} |", md_escape(&row.name), md_escape(&row.version), cells.join(" | ")));
+    }
+    out.push(String::new());
+    out.push(format!("{}.", summary_line(m)));
+    out.push(String::new());
+    let legend: Vec<String> = m.legend.iter().map(|l| format!("`{}` {}", l.verdict, l.meaning)).collect();
+    out.push(format!("Legend: {}.", legend.join("; ")));
+    out.join("\n") + "\n"
+}
+
+pub fn html(m: &Matrix) -> String {
+    let data = serde_json::to_string(m).unwrap_or_else(|_| "{}".into()).replace("</", "<\\/");
+    HTML_TEMPLATE.replace("__MATRIX_JSON__", &data).replace("__SUMMARY__", &html_escape(&summary_line(m)))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const HTML_TEMPLATE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Free-threading compatibility — ftforge</title>
+<style>
+  :root { --bg:#f7f7f9; --fg:#1d1d22; --muted:#6b6b78; --card:#fff; --line:#e4e4ea;
+          --ok:#1a7f37; --okbg:#dafbe1; --warn:#9a6700; --warnbg:#fff8c5; --bad:#cf222e; --badbg:#ffebe9; --skip:#57606a; --skipbg:#eaeef2; }
+  @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --muted:#8b949e; --card:#161b22; --line:#30363d;
+          --okbg:#12361f; --ok:#3fb950; --warnbg:#3b2e00; --warn:#d29922; --badbg:#3d1418; --bad:#f85149; --skipbg:#21262d; --skip:#8b949e; } }
+  * { box-sizing: border-box; }
+  body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
+  header { padding:28px 32px 8px; }
+  h1 { margin:0 0 4px; font-size:24px; }
+  .sub { color:var(--muted); }
+  main { padding:8px 32px 40px; }
+  .cards { display:flex; gap:12px; flex-wrap:wrap; margin:16px 0; }
+  .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 16px; min-width:220px; }
+  .card b { font-size:20px; display:block; }
+  .interp { font-size:13px; color:var(--muted); }
+  .controls { display:flex; gap:8px; flex-wrap:wrap; align-items:center; margin:16px 0; }
+  .controls input { padding:7px 10px; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); min-width:240px; }
+  .chip { border:1px solid var(--line); background:var(--card); color:var(--fg); border-radius:999px; padding:4px 12px; cursor:pointer; font-size:13px; }
+  .chip.on { outline:2px solid #0969da; }
+  table { border-collapse:separate; border-spacing:0; width:100%; background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; }
+  th, td { padding:8px 12px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
+  th { cursor:pointer; user-select:none; font-size:13px; color:var(--muted); background:var(--bg); position:sticky; top:0; }
+  th .arrow { opacity:.5; }
+  tr:last-child td { border-bottom:none; }
+  .v { display:inline-block; padding:2px 10px; border-radius:999px; font-size:13px; font-weight:600; cursor:pointer; border:none; }
+  .v-ok { color:var(--ok); background:var(--okbg); } .v-warn { color:var(--warn); background:var(--warnbg); }
+  .v-bad { color:var(--bad); background:var(--badbg); } .v-skip { color:var(--skip); background:var(--skipbg); }
+  .none { color:var(--muted); }
+  dialog { max-width:min(900px, 92vw); border:1px solid var(--line); border-radius:12px; background:var(--card); color:var(--fg); padding:20px 24px; }
+  dialog pre { background:var(--bg); padding:12px; border-radius:8px; overflow:auto; max-height:50vh; font-size:12px; white-space:pre-wrap; }
+  dialog h2 { margin-top:0; font-size:18px; }
+  .legend { margin-top:18px; color:var(--muted); font-size:13px; }
+  .legend span { margin-right:14px; }
+  footer { color:var(--muted); font-size:12px; padding:0 32px 24px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>Free-threading compatibility</h1>
+  <div class="sub" id="summary">__SUMMARY__</div>
+</header>
+<main>
+  <div class="cards" id="cards"></div>
+  <div class="controls">
+    <input id="search" type="search" placeholder="Filter packages…" aria-label="Filter packages">
+    <span id="chips"></span>
+  </div>
+  <table id="matrix"><thead></thead><tbody></tbody></table>
+  <div class="legend" id="legend"></div>
+</main>
+<footer>Generated by ftforge from the channel's compat.json. Click a verdict for its evidence.</footer>
+<dialog id="evidence"><h2 id="ev-title"></h2><p id="ev-reason"></p><pre id="ev-body"></pre><form method="dialog"><button class="chip">Close</button></form></dialog>
+<script id="data" type="application/json">__MATRIX_JSON__</script>
+<script>
+const M = JSON.parse(document.getElementById('data').textContent);
+const cls = v => ({'verified':'ok','gil-free':'ok','pure-python':'ok','ok':'ok','gil-reenabled':'warn','skipped':'skip'}[v] || 'bad');
+const esc = s => String(s ?? '').replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+let sortKey = 'package', sortDir = 1, active = new Set();
+function cards() {
+  const el = document.getElementById('cards');
+  const s = M.summary;
+  const items = [];
+  if (s.headline_variant) {
+    items.push(`<div class="card"><b>${s.usable_free_threaded} / ${s.packages}</b>usable free-threaded on ${esc(s.headline_variant)}</div>`);
+    items.push(`<div class="card"><b>${s.reenable_gil}</b>re-enable the GIL</div>`);
+    items.push(`<div class="card"><b>${s.build_failed}</b>fail to build</div>`);
+  }
+  for (const [abi, d] of Object.entries(M.interpreters || {})) {
+    const f = d.facts || {}, p = d.probe || {};
+    const lines = [`python ${esc(f.version || '?')} · GIL ${f.gil_enabled ? 'on' : 'off'}`];
+    const r = p.scaling && p.scaling.Ok && p.scaling.Ok.ratio;
+    if (r) { const n = Math.max(...Object.keys(r).map(Number)); lines.push(`${n} threads: ${Number(r[n]).toFixed(2)}× one thread`); }
+    const l = p.latency && p.latency.Ok; if (l && l.p99_ms != null) lines.push(`1 ms tick p99 late: ${l.p99_ms.toFixed(2)} ms`);
+    const e = p.env_race && p.env_race.Ok; if (e) lines.push(e.survived ? `getenv race: survived ${e.limit_seconds}s` : `getenv race: ${esc(e.signal)} after ${e.seconds.toFixed(1)} s`);
+    items.push(`<div class="card"><b>${esc(abi)}</b><div class="interp">${lines.join('<br>')}</div></div>`);
+  }
+  el.innerHTML = items.join('');
+}
+function chips() {
+  const present = new Set(M.packages.flatMap(r => Object.values(r.cells).map(c => c.verdict)));
+  document.getElementById('chips').innerHTML = M.legend.filter(l => present.has(l.verdict))
+    .map(l => `<button class="chip ${active.has(l.verdict) ? 'on' : ''}" data-v="${l.verdict}" title="${esc(l.meaning)}">${esc(l.verdict)}</button>`).join(' ');
+  document.querySelectorAll('#chips .chip').forEach(b => b.onclick = () => { const v = b.dataset.v; active.has(v) ? active.delete(v) : active.add(v); render(); });
+  document.getElementById('legend').innerHTML = M.legend.map(l => `<span><span class="v v-${cls(l.verdict)}">${esc(l.verdict)}</span> ${esc(l.meaning)}</span>`).join('');
+}
+function render() {
+  chips();
+  const head = document.querySelector('#matrix thead');
+  const cols = ['package', ...M.variants];
+  head.innerHTML = '<tr>' + cols.map(c => `<th data-k="${esc(c)}">${esc(c)} <span class="arrow">${sortKey === c ? (sortDir > 0 ? '▲' : '▼') : ''}</span></th>`).join('') + '</tr>';
+  head.querySelectorAll('th').forEach(th => th.onclick = () => { const k = th.dataset.k; sortDir = sortKey === k ? -sortDir : 1; sortKey = k; render(); });
+  const q = document.getElementById('search').value.toLowerCase();
+  const order = v => M.legend.findIndex(l => l.verdict === v);
+  let rows = M.packages.filter(r => r.name.toLowerCase().includes(q) && (active.size === 0 || Object.values(r.cells).some(c => active.has(c.verdict))));
+  rows.sort((a, b) => {
+    if (sortKey === 'package') return sortDir * a.name.localeCompare(b.name);
+    const va = a.cells[sortKey] ? order(a.cells[sortKey].verdict) : 99, vb = b.cells[sortKey] ? order(b.cells[sortKey].verdict) : 99;
+    return sortDir * (va - vb);
+  });
+  document.querySelector('#matrix tbody').innerHTML = rows.map(r => '<tr><td><b>' + esc(r.name) + '</b> ' + esc(r.version) + '</td>' +
+    M.variants.map(v => { const c = r.cells[v]; return c ? `<td><button class="v v-${cls(c.verdict)}" data-p="${esc(r.name)}" data-ver="${esc(r.version)}" data-a="${esc(v)}" title="${esc(c.reason)}">${esc(c.verdict)}</button></td>` : '<td class="none">·</td>'; }).join('') + '</tr>').join('');
+  document.querySelectorAll('#matrix .v').forEach(b => b.onclick = () => show(b.dataset.p, b.dataset.ver, b.dataset.a));
+}
+function show(p, ver, abi) {
+  const row = M.packages.find(r => r.name === p && r.version === ver), c = row.cells[abi];
+  document.getElementById('ev-title').textContent = `${p} ${ver} on ${abi}: ${c.verdict}`;
+  document.getElementById('ev-reason').textContent = c.reason;
+  const e = c.evidence || {};
+  const parts = [];
+  if (e.imports) parts.push('Modules:\n' + e.imports.map(i => `  ${i.module}: ${i.imported ? 'imported' : 'FAILED ' + (i.error || '')}, GIL after import: ${i.gil_after}` + (i.warnings && i.warnings.length ? '\n    ' + i.warnings.join('\n    ') : '')).join('\n'));
+  if (e.stress) parts.push(`Thread stress (${e.stress.snippet_source}, ${e.stress.threads} threads × ${e.stress.rounds} rounds, PYTHON_GIL=${e.stress.python_gil ?? 'unset'}): ${e.stress.passed ? 'passed' : 'FAILED ' + (e.stress.failure || '')} in ${Number(e.stress.seconds).toFixed(2)} s` + (e.stress.errors && e.stress.errors.length ? '\n' + e.stress.errors.join('\n') : ''));
+  if (e.tests && e.tests.length) parts.push('Recipe tests:\n' + e.tests.map(t => `  ${t.passed ? '✓' : '✗'} ${t.name}${t.detail ? ': ' + t.detail : ''}`).join('\n'));
+  if (e.log) parts.push(`Log: ${e.log}`);
+  if (e.log_tail) parts.push('Last lines:\n' + e.log_tail);
+  parts.push('Raw evidence:\n' + JSON.stringify(e, null, 2));
+  document.getElementById('ev-body').textContent = parts.join('\n\n');
+  document.getElementById('evidence').showModal();
+}
+document.getElementById('search').oninput = render;
+cards(); render();
+</script>
+</body>
+</html>
+"##;
