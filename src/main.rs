@@ -50,10 +50,14 @@ enum Command {
     /// Serve a channel directory over HTTP on 127.0.0.1
     Serve(ServeArgs),
     /// Show which packages keep the GIL off, per interpreter variant, with the evidence
-    #[command(after_help = "Examples:\n  ftforge matrix -c ./channel\n  ftforge matrix -c http://127.0.0.1:8000 --format html -o matrix.html\n  ftforge matrix -c ./channel --filter markupsafe pyyaml   # can I go free-threaded with these?")]
+    #[command(
+        after_help = "Examples:\n  ftforge matrix -c ./channel\n  ftforge matrix -c http://127.0.0.1:8000 --format html -o matrix.html\n  ftforge matrix -c ./channel --filter markupsafe pyyaml   # can I go free-threaded with these?"
+    )]
     Matrix(MatrixArgs),
     /// Measure an interpreter: thread scaling, latency under load, the getenv race, subinterpreters
-    #[command(after_help = "Examples:\n  ftforge probe --prefix ./ft --prefix ./gil     side by side\n  ftforge probe --prefix ./ft --json --race-seconds 60")]
+    #[command(
+        after_help = "Examples:\n  ftforge probe --prefix ./ft --prefix ./gil     side by side\n  ftforge probe --prefix ./ft --json --race-seconds 60"
+    )]
     Probe(ProbeArgs),
 }
 
@@ -497,7 +501,11 @@ async fn matrix(args: MatrixArgs) -> Result<ExitCode> {
         )
     })?;
     let m = ftforge_channels::matrix::Matrix::build(&compat, channel.url.as_str(), &args.filter);
-    let format = if args.json { MatrixFormat::Json } else { args.format };
+    let format = if args.json {
+        MatrixFormat::Json
+    } else {
+        args.format
+    };
     let mut text = match format {
         MatrixFormat::Table => matrix_view::table(&m),
         MatrixFormat::Json => serde_json::to_string_pretty(&m).into_diagnostic()?,
@@ -514,7 +522,8 @@ async fn matrix(args: MatrixArgs) -> Result<ExitCode> {
         }
         None => println!("{text}"),
     }
-    let answer_in_text = format != MatrixFormat::Json && format != MatrixFormat::Html && args.output.is_none();
+    let answer_in_text =
+        format != MatrixFormat::Json && format != MatrixFormat::Html && args.output.is_none();
     if !args.filter.is_empty() && !answer_in_text {
         eprintln!("{}", m.answer(&args.filter));
     }
@@ -525,19 +534,43 @@ async fn probe(args: ProbeArgs) -> Result<ExitCode> {
     use ftforge_interpreter::probes::{self, ProbeSettings};
     let mut reports = Vec::new();
     for prefix in &args.prefix {
-        let python = probes::find_python(prefix)
-            .ok_or_else(|| miette::miette!(help = "pass the environment's root (the directory with bin/)", "no python in {}/bin", prefix.display()))?;
-        let mut settings = ProbeSettings { race_seconds: args.race_seconds, scaling_seconds: args.scaling_seconds, ..Default::default() };
+        let python = probes::find_python(prefix).ok_or_else(|| {
+            miette::miette!(
+                help = "pass the environment's root (the directory with bin/)",
+                "no python in {}/bin",
+                prefix.display()
+            )
+        })?;
+        let mut settings = ProbeSettings {
+            race_seconds: args.race_seconds,
+            scaling_seconds: args.scaling_seconds,
+            ..Default::default()
+        };
         if let Some(t) = args.threads {
             settings.threads = t;
         }
-        settings.modules = if args.module.is_empty() { extension_modules(prefix) } else { args.module.clone() };
-        eprintln!("probing {} (about {:.0} s)…", python.display(), settings.scaling_seconds * settings.threads as f64 + settings.latency_seconds + settings.race_seconds);
-        let report = tokio::task::spawn_blocking(move || probes::probe(&python, &settings)).await.into_diagnostic()?;
+        settings.modules = if args.module.is_empty() {
+            extension_modules(prefix)
+        } else {
+            args.module.clone()
+        };
+        eprintln!(
+            "probing {} (about {:.0} s)…",
+            python.display(),
+            settings.scaling_seconds * settings.threads as f64
+                + settings.latency_seconds
+                + settings.race_seconds
+        );
+        let report = tokio::task::spawn_blocking(move || probes::probe(&python, &settings))
+            .await
+            .into_diagnostic()?;
         reports.push(report);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports).into_diagnostic()?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).into_diagnostic()?
+        );
     } else {
         println!("{}", probe_table(&reports));
     }
@@ -547,7 +580,9 @@ async fn probe(args: ProbeArgs) -> Result<ExitCode> {
 /// Extension modules installed in an environment's site-packages (dotted names).
 fn extension_modules(prefix: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(lib) = std::fs::read_dir(prefix.join("lib")) else { return out };
+    let Ok(lib) = std::fs::read_dir(prefix.join("lib")) else {
+        return out;
+    };
     for entry in lib.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with("python3") {
@@ -561,7 +596,10 @@ fn extension_modules(prefix: &std::path::Path) -> Vec<String> {
                 if p.is_dir() {
                     stack.push(p);
                 } else if let Ok(rel) = p.strip_prefix(prefix) {
-                    if let Some(m) = ftforge_interpreter::extensions::extension_module(&rel.to_string_lossy(), &site) {
+                    if let Some(m) = ftforge_interpreter::extensions::extension_module(
+                        &rel.to_string_lossy(),
+                        &site,
+                    ) {
                         out.push(m.name);
                     }
                 }
@@ -582,37 +620,72 @@ fn probe_table(reports: &[ftforge_interpreter::probes::ProbeReport]) -> String {
         ("subinterpreters".into(), vec![]),
     ];
     for r in reports {
-        rows[0].1.push(format!("{} ({})", r.version, r.python.display()));
-        rows[1].1.push(if r.gil_enabled_at_start { "on".into() } else { "off".into() });
+        rows[0]
+            .1
+            .push(format!("{} ({})", r.version, r.python.display()));
+        rows[1].1.push(if r.gil_enabled_at_start {
+            "on".into()
+        } else {
+            "off".into()
+        });
         rows[2].1.push(match &r.scaling {
-            Ok(s) => s.ratio.iter().map(|(n, x)| format!("{n}:{x:.2}x")).collect::<Vec<_>>().join(" "),
+            Ok(s) => s
+                .ratio
+                .iter()
+                .map(|(n, x)| format!("{n}:{x:.2}x"))
+                .collect::<Vec<_>>()
+                .join(" "),
             Err(e) => format!("error: {e}"),
         });
         rows[3].1.push(match &r.latency {
-            Ok(l) => format!("{:.2} / {:.2} / {:.2} ms", l.p50_ms.unwrap_or(0.0), l.p99_ms.unwrap_or(0.0), l.max_ms.unwrap_or(0.0)),
+            Ok(l) => format!(
+                "{:.2} / {:.2} / {:.2} ms",
+                l.p50_ms.unwrap_or(0.0),
+                l.p99_ms.unwrap_or(0.0),
+                l.max_ms.unwrap_or(0.0)
+            ),
             Err(e) => format!("error: {e}"),
         });
         rows[4].1.push(match &r.env_race {
             Ok(e) if e.survived => format!("survived {:.0} s", e.limit_seconds),
-            Ok(e) => format!("{} after {:.1} s", e.signal.as_deref().unwrap_or("crash"), e.seconds),
+            Ok(e) => format!(
+                "{} after {:.1} s",
+                e.signal.as_deref().unwrap_or("crash"),
+                e.seconds
+            ),
             Err(e) => format!("error: {e}"),
         });
         rows[5].1.push(match &r.subinterpreters {
             None => "no extension modules".into(),
             Some(Ok(s)) => {
                 let ok = s.modules.values().filter(|m| m.ok).count();
-                let bad: Vec<&String> = s.modules.iter().filter(|(_, m)| !m.ok).map(|(n, _)| n).collect();
+                let bad: Vec<&String> = s
+                    .modules
+                    .iter()
+                    .filter(|(_, m)| !m.ok)
+                    .map(|(n, _)| n)
+                    .collect();
                 if bad.is_empty() {
                     format!("{ok}/{} modules load ({})", s.modules.len(), s.api)
                 } else {
-                    format!("{ok}/{} load; not: {}", s.modules.len(), bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "{ok}/{} load; not: {}",
+                        s.modules.len(),
+                        bad.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 }
             }
             Some(Err(e)) => format!("error: {e}"),
         });
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    rows.iter().map(|(k, vs)| format!("{k:<width$}  {}", vs.join("  │  "))).collect::<Vec<_>>().join("\n")
+    rows.iter()
+        .map(|(k, vs)| format!("{k:<width$}  {}", vs.join("  │  ")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn print_summary(reports: &[BuildReport], channel: &std::path::Path, json: bool) -> Result<()> {

@@ -19,24 +19,39 @@ fn styled(v: Verdict) -> console::StyledObject<&'static str> {
 fn interpreter_lines(m: &Matrix) -> Vec<String> {
     let mut lines = Vec::new();
     for (abi, data) in &m.interpreters {
-        let version = data.pointer("/facts/version").and_then(|v| v.as_str()).unwrap_or("?");
+        let version = data
+            .pointer("/facts/version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
         let gil = match data.pointer("/facts/gil_enabled").and_then(|v| v.as_bool()) {
             Some(true) => "GIL on",
             Some(false) => "GIL off",
             None => "?",
         };
         let mut parts = vec![format!("{abi:<7} python {version} ({gil})")];
-        if let Some(ratio) = data.pointer("/probe/scaling/Ok/ratio").and_then(|r| r.as_object()) {
-            if let Some((n, r)) = ratio.iter().max_by_key(|(n, _)| n.parse::<u32>().unwrap_or(0)) {
+        if let Some(ratio) = data
+            .pointer("/probe/scaling/Ok/ratio")
+            .and_then(|r| r.as_object())
+        {
+            if let Some((n, r)) = ratio
+                .iter()
+                .max_by_key(|(n, _)| n.parse::<u32>().unwrap_or(0))
+            {
                 parts.push(format!("{n} threads: {:.2}x", r.as_f64().unwrap_or(0.0)));
             }
         }
-        if let Some(p99) = data.pointer("/probe/latency/Ok/p99_ms").and_then(|v| v.as_f64()) {
+        if let Some(p99) = data
+            .pointer("/probe/latency/Ok/p99_ms")
+            .and_then(|v| v.as_f64())
+        {
             parts.push(format!("1 ms tick p99 late {p99:.2} ms"));
         }
         if let Some(race) = data.pointer("/probe/env_race/Ok") {
             if race["survived"].as_bool() == Some(true) {
-                parts.push(format!("getenv race: survived {:.0} s", race["limit_seconds"].as_f64().unwrap_or(0.0)));
+                parts.push(format!(
+                    "getenv race: survived {:.0} s",
+                    race["limit_seconds"].as_f64().unwrap_or(0.0)
+                ));
             } else {
                 parts.push(format!(
                     "getenv race: {} after {:.1} s",
@@ -54,9 +69,15 @@ fn summary_line(m: &Matrix) -> String {
     match &m.summary.headline_variant {
         Some(v) => format!(
             "{} packages · on {v}: {} usable free-threaded, {} re-enable the GIL, {} fail to build",
-            m.summary.packages, m.summary.usable_free_threaded, m.summary.reenable_gil, m.summary.build_failed
+            m.summary.packages,
+            m.summary.usable_free_threaded,
+            m.summary.reenable_gil,
+            m.summary.build_failed
         ),
-        None => format!("{} packages · no free-threaded interpreter in this channel", m.summary.packages),
+        None => format!(
+            "{} packages · no free-threaded interpreter in this channel",
+            m.summary.packages
+        ),
     }
 }
 
@@ -68,7 +89,13 @@ pub fn table(m: &Matrix) -> String {
     if !out.is_empty() {
         out.push(String::new());
     }
-    let name_width = m.packages.iter().map(|r| r.name.len() + r.version.len() + 1).max().unwrap_or(7).max(7);
+    let name_width = m
+        .packages
+        .iter()
+        .map(|r| r.name.len() + r.version.len() + 1)
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let mut header = format!("{:<name_width$}", "package");
     for v in &m.variants {
         header.push_str(&format!("  {v:<14}"));
@@ -80,7 +107,11 @@ pub fn table(m: &Matrix) -> String {
             match row.cells.get(v) {
                 Some(cell) => {
                     let padding = 14usize.saturating_sub(cell.verdict.as_str().len());
-                    line.push_str(&format!("  {}{}", styled(cell.verdict), " ".repeat(padding)));
+                    line.push_str(&format!(
+                        "  {}{}",
+                        styled(cell.verdict),
+                        " ".repeat(padding)
+                    ));
                 }
                 None => line.push_str(&format!("  {:<14}", "·")),
             }
@@ -92,7 +123,11 @@ pub fn table(m: &Matrix) -> String {
     let legend: Vec<String> = m
         .legend
         .iter()
-        .filter(|l| m.packages.iter().any(|r| r.cells.values().any(|c| c.verdict == l.verdict)))
+        .filter(|l| {
+            m.packages
+                .iter()
+                .any(|r| r.cells.values().any(|c| c.verdict == l.verdict))
+        })
         .map(|l| format!("{} {}", styled(l.verdict), console::style(&l.meaning).dim()))
         .collect();
     if !legend.is_empty() {
@@ -135,23 +170,39 @@ pub fn markdown(m: &Matrix) -> String {
                 None => "·".into(),
             })
             .collect();
-        out.push(format!("| {} {} | {} |", md_escape(&row.name), md_escape(&row.version), cells.join(" | ")));
+        out.push(format!(
+            "| {} {} | {} |",
+            md_escape(&row.name),
+            md_escape(&row.version),
+            cells.join(" | ")
+        ));
     }
     out.push(String::new());
     out.push(format!("{}.", summary_line(m)));
     out.push(String::new());
-    let legend: Vec<String> = m.legend.iter().map(|l| format!("`{}` {}", l.verdict, l.meaning)).collect();
+    let legend: Vec<String> = m
+        .legend
+        .iter()
+        .map(|l| format!("`{}` {}", l.verdict, l.meaning))
+        .collect();
     out.push(format!("Legend: {}.", legend.join("; ")));
     out.join("\n") + "\n"
 }
 
 pub fn html(m: &Matrix) -> String {
-    let data = serde_json::to_string(m).unwrap_or_else(|_| "{}".into()).replace("</", "<\\/");
-    HTML_TEMPLATE.replace("__MATRIX_JSON__", &data).replace("__SUMMARY__", &html_escape(&summary_line(m)))
+    let data = serde_json::to_string(m)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
+    HTML_TEMPLATE
+        .replace("__MATRIX_JSON__", &data)
+        .replace("__SUMMARY__", &html_escape(&summary_line(m)))
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const HTML_TEMPLATE: &str = r##"<!doctype html>

@@ -21,7 +21,7 @@ use crate::variants::Variant;
 use crate::verdict::{self, Assessment, StressConfig};
 
 /// Bump when the build logic changes what it produces (part of every build key).
-pub const BUILD_LOGIC_VERSION: &str = "1";
+pub const BUILD_LOGIC_VERSION: &str = "2";
 
 /// Length of the placeholder prefix packages are built in (as rattler-build uses).
 pub const PLACEHOLDER_LEN: usize = 255;
@@ -154,6 +154,9 @@ pub struct OutputReport {
     pub tests: Vec<TestOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<InterpreterFacts>,
+    /// Health probes of an interpreter package (scaling, latency, getenv race).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,15 +191,22 @@ pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe) -> String {
             .unwrap_or_default()
             .as_bytes(),
     );
-    let mut files: Vec<_> = std::fs::read_dir(&recipe.dir)
+    // Every file of the recipe folder (build.sh, patches, sources it ships).
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&recipe.dir)
         .into_iter()
-        .flatten()
         .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
         .collect();
-    files.sort_by_key(|e| e.file_name());
-    for entry in files {
-        if let Ok(bytes) = std::fs::read(entry.path()) {
-            hasher.update(entry.file_name().to_string_lossy().as_bytes());
+    files.sort();
+    for path in files {
+        if let Ok(bytes) = std::fs::read(&path) {
+            hasher.update(
+                path.strip_prefix(&recipe.dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
             hasher.update(&bytes);
         }
     }
@@ -434,7 +444,7 @@ pub async fn build_variant(
             run_exports: &output.requirements.run_exports,
             recipe_dir: &recipe.dir,
             rendered_recipe: &rendered.rendered,
-            extra_about: serde_json::json!({"extra": {"ftforge_build_key": key, "variant": rendered.variant}}),
+            extra_about: serde_json::json!({"extra": about_extra(&rendered, &key)}),
         };
         packages.push(
             write_package(&input, &pkgs).map_err(|source| BuildError::Package {
@@ -470,6 +480,7 @@ pub async fn build_variant(
             && !matches!(output.noarch.as_deref(), Some("generic"));
         let mut tests = Vec::new();
         let mut interpreter = None;
+        let mut probe = None;
         let mut assessment: Option<Assessment> = None;
         if !output.tests.is_empty() || interpreter_output || judged {
             let exact = format!(
@@ -501,6 +512,8 @@ pub async fn build_variant(
                             detail: (!problems.is_empty()).then(|| problems.join("\n")),
                         });
                         interpreter = Some(facts);
+                        probe =
+                            Some(probe_interpreter_health(&abi, &test_env, &job, reporter).await);
                     }
                     Err(message) => tests.push(TestOutcome {
                         name: "interpreter facts".into(),
@@ -551,6 +564,7 @@ pub async fn build_variant(
             files: files.len(),
             tests,
             interpreter,
+            probe,
             verdict: assessment.as_ref().map(|a| a.verdict),
             reason: assessment.map(|a| a.reason),
         });
@@ -573,7 +587,7 @@ pub async fn build_variant(
     }
     for output in &reports {
         if let (Some(facts), Some(abi)) = (&output.interpreter, abi) {
-            let value = serde_json::json!({"facts": facts, "package": output.filename, "recorded_at": now()});
+            let value = serde_json::json!({"facts": facts, "probe": output.probe, "package": output.filename, "recorded_at": now()});
             settings
                 .channel
                 .record_interpreter(&abi.tag(), value)
@@ -616,6 +630,44 @@ pub async fn build_variant(
     );
     reporter.finished(&job, true, &summary);
     Ok(report)
+}
+
+/// `about.json`'s `extra`: the recipe's `extra` (as rattler-build writes it) plus the
+/// build key and variant.
+fn about_extra(rendered: &RenderedRecipe, key: &str) -> serde_json::Value {
+    let mut extra = match &rendered.extra {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    extra.insert("ftforge_build_key".into(), key.into());
+    extra.insert(
+        "variant".into(),
+        serde_json::to_value(&rendered.variant).unwrap_or_default(),
+    );
+    serde_json::Value::Object(extra)
+}
+
+/// Short health probes of a freshly built interpreter, shown at the top of the matrix
+/// (`ftforge probe` runs the long versions).
+async fn probe_interpreter_health(
+    abi: &PythonAbi,
+    prefix: &Path,
+    job: &str,
+    reporter: &dyn Reporter,
+) -> serde_json::Value {
+    use ftforge_interpreter::probes::{probe, ProbeSettings};
+    reporter.output(job, "probing thread scaling, latency and the getenv race");
+    let python = prefix.join(abi.executable());
+    let settings = ProbeSettings {
+        scaling_seconds: 0.5,
+        latency_seconds: 1.0,
+        race_seconds: 5.0,
+        ..Default::default()
+    };
+    match tokio::task::spawn_blocking(move || probe(&python, &settings)).await {
+        Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+        Err(e) => serde_json::json!({"error": e.to_string()}),
+    }
 }
 
 /// `depends` and `constrains` of an output: its run requirements (a bare `python` of a

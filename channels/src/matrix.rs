@@ -76,8 +76,14 @@ pub fn meaning(v: Verdict) -> &'static str {
 
 /// Sort key of an ABI tag: newest minor first, free-threaded before GIL.
 fn variant_order(tag: &str) -> (i64, bool) {
-    let digits: String = tag.trim_start_matches("cp").trim_end_matches('t').to_string();
-    let minor = digits.get(1..).and_then(|m| m.parse::<i64>().ok()).unwrap_or(0);
+    let digits: String = tag
+        .trim_start_matches("cp")
+        .trim_end_matches('t')
+        .to_string();
+    let minor = digits
+        .get(1..)
+        .and_then(|m| m.parse::<i64>().ok())
+        .unwrap_or(0);
     (-minor, !tag.ends_with('t'))
 }
 
@@ -105,11 +111,13 @@ impl Matrix {
             if !selected(filter, &record.package, &record.version) {
                 continue;
             }
-            let row = rows.entry((record.package.clone(), record.version.clone())).or_insert_with(|| Row {
-                name: record.package.clone(),
-                version: record.version.clone(),
-                cells: BTreeMap::new(),
-            });
+            let row = rows
+                .entry((record.package.clone(), record.version.clone()))
+                .or_insert_with(|| Row {
+                    name: record.package.clone(),
+                    version: record.version.clone(),
+                    cells: BTreeMap::new(),
+                });
             row.cells.insert(
                 record.abi.clone(),
                 Cell {
@@ -124,10 +132,19 @@ impl Matrix {
         variants.sort_by_key(|v| variant_order(v));
         let packages: Vec<Row> = rows.into_values().collect();
         let headline = variants.iter().find(|v| v.ends_with('t')).cloned();
-        let mut summary = Summary { packages: packages.len(), headline_variant: headline.clone(), ..Default::default() };
+        let mut summary = Summary {
+            packages: packages.len(),
+            headline_variant: headline.clone(),
+            ..Default::default()
+        };
         for row in &packages {
             for (abi, cell) in &row.cells {
-                *summary.per_variant.entry(abi.clone()).or_default().entry(cell.verdict.to_string()).or_default() += 1;
+                *summary
+                    .per_variant
+                    .entry(abi.clone())
+                    .or_default()
+                    .entry(cell.verdict.to_string())
+                    .or_default() += 1;
             }
             if let Some(cell) = headline.as_ref().and_then(|h| row.cells.get(h)) {
                 match cell.verdict {
@@ -145,7 +162,13 @@ impl Matrix {
             interpreters: compat.interpreters.clone(),
             packages,
             summary,
-            legend: Verdict::ALL.iter().map(|v| LegendEntry { verdict: *v, meaning: meaning(*v).to_string() }).collect(),
+            legend: Verdict::ALL
+                .iter()
+                .map(|v| LegendEntry {
+                    verdict: *v,
+                    meaning: meaning(*v).to_string(),
+                })
+                .collect(),
         }
     }
 
@@ -157,20 +180,39 @@ impl Matrix {
         };
         let mut blockers = Vec::new();
         for want in wanted {
-            let rows: Vec<&Row> = self.packages.iter().filter(|r| selected(std::slice::from_ref(want), &r.name, &r.version)).collect();
-            let usable = rows.iter().find(|r| r.cells.get(variant).is_some_and(|c| c.verdict.is_gil_free()));
+            let rows: Vec<&Row> = self
+                .packages
+                .iter()
+                .filter(|r| selected(std::slice::from_ref(want), &r.name, &r.version))
+                .collect();
+            let usable = rows.iter().find(|r| {
+                r.cells
+                    .get(variant)
+                    .is_some_and(|c| c.verdict.is_gil_free())
+            });
             if usable.is_some() {
                 continue;
             }
-            match rows.iter().find_map(|r| r.cells.get(variant).map(|c| (r, c))) {
-                Some((r, c)) => blockers.push(format!("{} {} is {} on {variant}: {}", r.name, r.version, c.verdict, c.reason)),
+            match rows
+                .iter()
+                .find_map(|r| r.cells.get(variant).map(|c| (r, c)))
+            {
+                Some((r, c)) => blockers.push(format!(
+                    "{} {} is {} on {variant}: {}",
+                    r.name, r.version, c.verdict, c.reason
+                )),
                 None => blockers.push(format!("{want} has no {variant} build in this channel")),
             }
         }
         if blockers.is_empty() {
             format!("all {} usable free-threaded on {variant}", wanted.len())
         } else {
-            format!("{} of {} block free-threading on {variant}:\n  {}", blockers.len(), wanted.len(), blockers.join("\n  "))
+            format!(
+                "{} of {} block free-threading on {variant}:\n  {}",
+                blockers.len(),
+                wanted.len(),
+                blockers.join("\n  ")
+            )
         }
     }
 }
@@ -216,17 +258,30 @@ mod tests {
         assert_eq!(m.variants, vec!["cp314t", "cp314", "cp313t"]);
         assert_eq!(m.packages.len(), 3);
         assert_eq!(m.summary.headline_variant.as_deref(), Some("cp314t"));
-        assert_eq!((m.summary.usable_free_threaded, m.summary.reenable_gil, m.summary.build_failed), (1, 1, 1));
+        assert_eq!(
+            (
+                m.summary.usable_free_threaded,
+                m.summary.reenable_gil,
+                m.summary.build_failed
+            ),
+            (1, 1, 1)
+        );
     }
 
     #[test]
     fn filter_answers() {
         let m = Matrix::build(&data(), "ch", &["a".into()]);
         assert_eq!(m.packages.len(), 1);
-        assert_eq!(m.answer(&["a".into()]), "all 1 usable free-threaded on cp314t");
+        assert_eq!(
+            m.answer(&["a".into()]),
+            "all 1 usable free-threaded on cp314t"
+        );
         let m = Matrix::build(&data(), "ch", &["a".into(), "b".into(), "zz".into()]);
         let answer = m.answer(&["a".into(), "b".into(), "zz".into()]);
         assert!(answer.starts_with("2 of 3 block"), "{answer}");
-        assert!(answer.contains("b 1.0 is gil-reenabled") && answer.contains("zz has no cp314t build"), "{answer}");
+        assert!(
+            answer.contains("b 1.0 is gil-reenabled") && answer.contains("zz has no cp314t build"),
+            "{answer}"
+        );
     }
 }

@@ -188,8 +188,16 @@ pub struct ProbeSettings {
 
 impl Default for ProbeSettings {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2);
-        Self { threads: cores, scaling_seconds: 1.0, latency_seconds: 2.0, race_seconds: 10.0, modules: Vec::new() }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(2);
+        Self {
+            threads: cores,
+            scaling_seconds: 1.0,
+            latency_seconds: 2.0,
+            race_seconds: 10.0,
+            modules: Vec::new(),
+        }
     }
 }
 
@@ -204,7 +212,11 @@ pub fn find_python(prefix: &Path) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python3") && !n.ends_with("-config")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("python3") && !n.ends_with("-config"))
+        })
         .collect();
     candidates.sort();
     candidates.into_iter().next()
@@ -218,7 +230,12 @@ struct Finished {
 }
 
 /// Runs `python -c script args…` with a time limit (killed after it).
-fn run_limited(python: &Path, script: &str, args: &[String], limit: Duration) -> Result<Finished, String> {
+fn run_limited(
+    python: &Path,
+    script: &str,
+    args: &[String],
+    limit: Duration,
+) -> Result<Finished, String> {
     let started = Instant::now();
     let mut child = Command::new(python)
         .arg("-c")
@@ -251,10 +268,17 @@ fn run_limited(python: &Path, script: &str, args: &[String], limit: Duration) ->
     if let Some(mut err) = child.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }
-    Ok(Finished { stdout, stderr, status, seconds: started.elapsed().as_secs_f64() })
+    Ok(Finished {
+        stdout,
+        stderr,
+        status,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
-fn json_result<T: serde::de::DeserializeOwned>(finished: Result<Finished, String>) -> Result<T, String> {
+fn json_result<T: serde::de::DeserializeOwned>(
+    finished: Result<Finished, String>,
+) -> Result<T, String> {
     let f = finished?;
     match f.status {
         None => Err(format!("did not finish within {:.0} s", f.seconds)),
@@ -290,7 +314,12 @@ pub fn signal_name(sig: i32) -> String {
 /// The getenv/setenv race for at most `seconds`.
 pub fn env_race(python: &Path, seconds: f64) -> Result<EnvRace, String> {
     use std::os::unix::process::ExitStatusExt;
-    let f = run_limited(python, ENV_RACE, &[format!("{seconds}")], Duration::from_secs_f64(seconds + 30.0))?;
+    let f = run_limited(
+        python,
+        ENV_RACE,
+        &[format!("{seconds}")],
+        Duration::from_secs_f64(seconds + 30.0),
+    )?;
     let signal = f.status.and_then(|s| s.signal()).map(signal_name);
     let survived = f.status.is_some_and(|s| s.success()) && f.stdout.contains("survived");
     if f.status.is_none() {
@@ -299,7 +328,12 @@ pub fn env_race(python: &Path, seconds: f64) -> Result<EnvRace, String> {
     if !survived && signal.is_none() {
         return Err(describe(f.status.expect("checked"), &f.stderr));
     }
-    Ok(EnvRace { survived, signal, seconds: f.seconds, limit_seconds: seconds })
+    Ok(EnvRace {
+        survived,
+        signal,
+        seconds: f.seconds,
+        limit_seconds: seconds,
+    })
 }
 
 /// Runs every probe on `python`.
@@ -307,7 +341,10 @@ pub fn probe(python: &Path, settings: &ProbeSettings) -> ProbeReport {
     let version = run_limited(python, "import sys; print(sys.version.split()[0], sys._is_gil_enabled() if hasattr(sys, '_is_gil_enabled') else True)", &[], Duration::from_secs(30))
         .map(|f| f.stdout.trim().to_string())
         .unwrap_or_default();
-    let (version, gil) = version.split_once(' ').map(|(v, g)| (v.to_string(), g == "True")).unwrap_or((version, true));
+    let (version, gil) = version
+        .split_once(' ')
+        .map(|(v, g)| (v.to_string(), g == "True"))
+        .unwrap_or((version, true));
     let threads = settings.threads.max(1);
     let scaling = json_result(run_limited(
         python,
@@ -322,7 +359,21 @@ pub fn probe(python: &Path, settings: &ProbeSettings) -> ProbeReport {
         Duration::from_secs_f64(settings.latency_seconds + 60.0),
     ));
     let env_race = env_race(python, settings.race_seconds);
-    let subinterpreters = (!settings.modules.is_empty())
-        .then(|| json_result(run_limited(python, SUBINTERPRETERS, &settings.modules, Duration::from_secs(120))));
-    ProbeReport { python: python.to_path_buf(), version, gil_enabled_at_start: gil, scaling, latency, env_race, subinterpreters }
+    let subinterpreters = (!settings.modules.is_empty()).then(|| {
+        json_result(run_limited(
+            python,
+            SUBINTERPRETERS,
+            &settings.modules,
+            Duration::from_secs(120),
+        ))
+    });
+    ProbeReport {
+        python: python.to_path_buf(),
+        version,
+        gil_enabled_at_start: gil,
+        scaling,
+        latency,
+        env_race,
+        subinterpreters,
+    }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build CPython into $PREFIX (the padded placeholder prefix ftforge relocates on install).
-# FREETHREADING=1 selects the free-threaded (--disable-gil) build; OPTIMIZE=1 adds PGO+LTO.
+# FREETHREADING=1 selects the free-threaded (--disable-gil) build; OPTIMIZE=1 adds PGO+LTO;
+# ENVSAFE=0 leaves out the getenv/setenv race mitigation of free-threaded builds.
 set -euxo pipefail
 
 config_args=(
@@ -26,6 +27,15 @@ fi
 export LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$PREFIX/lib"
 
 ./configure "${config_args[@]}"
+
+# The getenv/setenv race mitigation (docs/envsafe.md): free-threaded builds link
+# envsafe/ftforge_envsafe.c into libpython unless ENVSAFE=0.
+if [[ "${FREETHREADING:-0}" == 1 && "${ENVSAFE:-1}" == 1 ]]; then
+  cp "$RECIPE_DIR/envsafe/ftforge_envsafe.c" Python/ftforge_envsafe.c
+  sed -i 's|^MODOBJS=\(.*\)$|MODOBJS=\1 Python/ftforge_envsafe.o|' Makefile
+  grep -q 'Python/ftforge_envsafe.o' Makefile
+fi
+
 make -j"${CPU_COUNT:-2}"
 make install
 
