@@ -42,6 +42,8 @@ enum Command {
     Publish(PublishArgs),
     /// Rebuild a channel's repodata.json from the package files it holds
     Index(IndexArgs),
+    /// Show the build graph and what a build would build or reuse, without building
+    Plan(BuildArgs),
     /// Create or update an environment from channels (solved with resolvo)
     #[command(
         after_help = "Examples:\n  ftforge install --prefix ./ft --free-threaded markupsafe\n  ftforge install --prefix ./ft -c ./channel/label/freethreading python-freethreading pyyaml\n  ftforge install --prefix ./ft -c http://127.0.0.1:8000 --gil-policy warn python-freethreading pyyaml"
@@ -165,7 +167,7 @@ struct BuildArgs {
     /// Where builds happen (sources, build prefix, logs, test environments)
     #[arg(long, env = "FTFORGE_WORK_DIR")]
     work_dir: Option<PathBuf>,
-    /// Parallel jobs inside a build (make -j); defaults to the number of cores
+    /// Builds run at once (default: cores); each gets cores / N for its own make -j
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Rebuild even when the channel already holds an identical build
@@ -262,6 +264,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build(args).await,
+        Command::Plan(args) => plan(args),
         Command::Source(SourceCommand::Add { files }) => {
             let cache = SourceCache::new(default_cache_dir().join("sources"));
             for file in files {
@@ -322,14 +325,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 async fn build(args: BuildArgs) -> Result<ExitCode> {
     let reporter = CliReporter::new(args.output.mode());
     let recipes = discover_recipes(&args.recipes)?;
-    let filter = VariantFilter {
-        kind: args.variant.map(|k| match k {
-            KindArg::Freethreading => VariantKind::Freethreading,
-            KindArg::Gil => VariantKind::Gil,
-        }),
-        python: args.python.clone(),
-    };
     let cache_dir = default_cache_dir();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let parallel = args.jobs.unwrap_or(cores).max(1);
     let settings = BuildSettings {
         channel: Channel::new(&args.channel),
         sources: SourceCache::new(cache_dir.join("sources")),
@@ -338,23 +338,12 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| cache_dir.join("work")),
         package_cache: cache_dir.join("pkgs"),
-        cpu_count: args.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }),
+        // Parallel builds share the cores: each gets cores / N for its own make -j.
+        cpu_count: (cores / parallel).max(1),
         client: http_client(),
         force: args.force,
     };
-    let jobs: Vec<_> = recipes
-        .iter()
-        .flat_map(|r| {
-            r.variant_combinations()
-                .into_iter()
-                .filter(|v| filter.accepts(v))
-                .map(move |v| (r, v))
-        })
-        .collect();
+    let jobs = select_jobs(&recipes, &args);
     if jobs.is_empty() {
         miette::bail!(miette::miette!(
             help = "check --variant / --python against the recipe's variants.yaml",
@@ -371,7 +360,7 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
         jobs.len(),
         args.channel.display()
     ));
-    let outcome = build_all(&jobs, &settings, &reporter).await;
+    let outcome = build_all(&jobs, &settings, &reporter, parallel).await;
     print_summary(&outcome.reports, &args.channel, args.output.json)?;
     print_verdicts(&outcome.verdicts, args.output.json);
     for failure in outcome.package_failures {
@@ -423,6 +412,110 @@ fn print_verdicts(verdicts: &[ftforge_channels::CompatRecord], json: bool) {
     } else {
         println!("{text}");
     }
+}
+
+/// The jobs a build command selects, in dependency order.
+fn select_jobs<'a>(
+    recipes: &'a [ftforge_builder::recipe::Recipe],
+    args: &BuildArgs,
+) -> Vec<(
+    &'a ftforge_builder::recipe::Recipe,
+    ftforge_builder::variants::Variant,
+)> {
+    let filter = VariantFilter {
+        kind: args.variant.map(|k| match k {
+            KindArg::Freethreading => VariantKind::Freethreading,
+            KindArg::Gil => VariantKind::Gil,
+        }),
+        python: args.python.clone(),
+    };
+    recipes
+        .iter()
+        .flat_map(|r| {
+            r.variant_combinations()
+                .into_iter()
+                .filter(|v| filter.accepts(v))
+                .map(move |v| (r, v))
+        })
+        .collect()
+}
+
+fn plan(args: BuildArgs) -> Result<ExitCode> {
+    let recipes = discover_recipes(&args.recipes)?;
+    let jobs = select_jobs(&recipes, &args);
+    let cache_dir = default_cache_dir();
+    let settings = BuildSettings {
+        channel: Channel::new(&args.channel),
+        sources: SourceCache::new(cache_dir.join("sources")),
+        work_root: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| cache_dir.join("work")),
+        package_cache: cache_dir.join("pkgs"),
+        cpu_count: 1,
+        client: http_client(),
+        force: args.force,
+    };
+    let nodes = ftforge_builder::session::graph(&jobs);
+    let mut rows = Vec::new();
+    for (node, (recipe, variant)) in nodes.iter().zip(&jobs) {
+        let plan = ftforge_builder::build::plan_job(recipe, variant, &settings)?;
+        let action = if plan.reusable.is_some() && !args.force {
+            "reuse"
+        } else {
+            "build"
+        };
+        rows.push(serde_json::json!({
+            "index": node.index,
+            "job": node.job,
+            "recipe": node.recipe,
+            "abi": node.abi,
+            "action": action,
+            "key": plan.key,
+            "depends_on": node.depends_on.iter().map(|&i| nodes[i].job.clone()).collect::<Vec<_>>(),
+            "host": plan.host_records.iter().map(|r| r.identifier.to_string()).collect::<Vec<_>>(),
+            "not_in_channel": plan.missing,
+        }));
+    }
+    if args.output.json {
+        println!("{}", serde_json::to_string_pretty(&rows).into_diagnostic()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let builds = rows.iter().filter(|r| r["action"] == "build").count();
+    for r in &rows {
+        let deps = r["depends_on"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let action = if r["action"] == "build" {
+            console::style("build").yellow()
+        } else {
+            console::style("reuse").green()
+        };
+        let after = if deps.is_empty() {
+            String::new()
+        } else {
+            format!("  after: {deps}")
+        };
+        let key = r["key"].as_str().unwrap_or_default();
+        println!(
+            "{:>3}  {action}  {:<34} {}{after}",
+            r["index"],
+            r["job"].as_str().unwrap_or_default(),
+            &key[..8.min(key.len())]
+        );
+    }
+    println!(
+        "{} job(s): {builds} to build, {} to reuse",
+        rows.len(),
+        rows.len() - builds
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn install(args: InstallArgs) -> Result<ExitCode> {

@@ -18,7 +18,11 @@ fn styled(v: Verdict) -> console::StyledObject<&'static str> {
 /// One line per interpreter with its probe results (when the build ran them).
 fn interpreter_lines(m: &Matrix) -> Vec<String> {
     let mut lines = Vec::new();
-    for (abi, data) in m.variants.iter().filter_map(|v| m.interpreters.get(v).map(|d| (v, d))) {
+    for (abi, data) in m
+        .variants
+        .iter()
+        .filter_map(|v| m.interpreters.get(v).map(|d| (v, d)))
+    {
         let version = data
             .pointer("/facts/version")
             .and_then(|v| v.as_str())

@@ -23,6 +23,9 @@ pub enum Mode {
 pub struct CliReporter {
     mode: Mode,
     multi: MultiProgress,
+    /// The session's overall bar (done/total, elapsed, ETA), created on the first report.
+    total: Mutex<Option<ProgressBar>>,
+    counts: Mutex<(u64, u64)>,
     bars: Mutex<HashMap<String, (ProgressBar, Option<Step>)>>,
     tty: bool,
     started: Instant,
@@ -39,6 +42,8 @@ impl CliReporter {
         Self {
             mode,
             multi: MultiProgress::with_draw_target(target),
+            total: Mutex::default(),
+            counts: Mutex::default(),
             bars: Mutex::default(),
             tty,
             started: Instant::now(),
@@ -153,6 +158,36 @@ impl Reporter for CliReporter {
         match step {
             Some(step) => bar.set_message(format!("{step}: {short}")),
             None => bar.set_message(short),
+        }
+    }
+
+    fn overall(&self, done: u64, total: u64) {
+        *self.counts.lock().expect("reporter lock") = (done, total);
+        match self.mode {
+            Mode::Json => self.event(
+                "progress",
+                "",
+                serde_json::json!({"done": done, "total": total}),
+            ),
+            Mode::Human if self.tty => {
+                let mut slot = self.total.lock().expect("reporter lock");
+                let bar = slot.get_or_insert_with(|| {
+                    let bar = self.multi.insert(0, ProgressBar::new(total));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:.bold} [{bar:30.green/dim}] {pos}/{len} builds · {elapsed} · ETA {eta}")
+                            .expect("static template")
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix("ftforge");
+                    bar
+                });
+                bar.set_length(total);
+                bar.set_position(done);
+                if done == total {
+                    bar.finish_and_clear();
+                }
+            }
+            _ => {}
         }
     }
 

@@ -26,13 +26,19 @@ fn mtenv(python: &Path, seconds: u32, envsafe: bool) -> (bool, Option<i32>, f64)
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     let mut cmd = Command::new(python);
-    cmd.arg(repo_root().join("tests/support/mtenv.py")).arg(seconds.to_string()).env_remove("PYTHON_GIL");
+    cmd.arg(repo_root().join("tests/support/mtenv.py"))
+        .arg(seconds.to_string())
+        .env_remove("PYTHON_GIL");
     if !envsafe {
         cmd.env("FTFORGE_ENVSAFE", "0");
     }
     let out = cmd.output().unwrap();
     let survived = out.status.success() && text(&out.stdout).contains("survived");
-    (survived, out.status.signal(), started.elapsed().as_secs_f64())
+    (
+        survived,
+        out.status.signal(),
+        started.elapsed().as_secs_f64(),
+    )
 }
 
 fn glibc_below_2_40() -> bool {
@@ -46,24 +52,46 @@ fn glibc_below_2_40() -> bool {
 
 #[test]
 fn the_race_is_survived_with_the_mitigation_and_crashes_without_it() {
-    assert!(glibc_below_2_40(), "this machine's glibc already fixes the race; the test needs glibc < 2.40");
+    assert!(
+        glibc_below_2_40(),
+        "this machine's glibc already fixes the race; the test needs glibc < 2.40"
+    );
     let (_dir, python) = free_threaded_env("3.14");
-    let active = run(Command::new(&python).args(["-c", "import ctypes; print(ctypes.CDLL(None).ftforge_envsafe_active())"]));
+    let active = run(Command::new(&python).args([
+        "-c",
+        "import ctypes; print(ctypes.CDLL(None).ftforge_envsafe_active())",
+    ]));
     assert_eq!(text(&active.stdout).trim(), "1", "{}", text(&active.stderr));
 
     let (survived, signal, seconds) = mtenv(&python, 20, true);
-    assert!(survived, "crashed with the mitigation on: signal {signal:?} after {seconds:.1} s");
+    assert!(
+        survived,
+        "crashed with the mitigation on: signal {signal:?} after {seconds:.1} s"
+    );
 
     let (survived, signal, seconds) = mtenv(&python, 60, false);
-    assert!(!survived, "the unmitigated build survived 60 s: the test no longer shows the race");
-    assert_eq!(signal, Some(11), "expected SIGSEGV, got {signal:?} after {seconds:.1} s");
+    assert!(
+        !survived,
+        "the unmitigated build survived 60 s: the test no longer shows the race"
+    );
+    assert_eq!(
+        signal,
+        Some(11),
+        "expected SIGSEGV, got {signal:?} after {seconds:.1} s"
+    );
 }
 
 #[test]
 fn environment_semantics_and_cpython_test_os_are_unchanged() {
     let (_dir, python) = free_threaded_env("3.14");
-    let out = run(Command::new(&python).arg(repo_root().join("tests/support/environ_semantics.py")));
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let out =
+        run(Command::new(&python).arg(repo_root().join("tests/support/environ_semantics.py")));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // CPython's own environment tests, from the source tree the interpreter was built from.
     let work = test_cache().join("work");
@@ -71,12 +99,27 @@ fn environment_semantics_and_cpython_test_os_are_unchanged() {
         .unwrap()
         .flatten()
         .map(|e| e.path().join("src/Lib"))
-        .find(|p| p.to_string_lossy().contains("python-3.14.7") && p.to_string_lossy().contains("cp314t") && p.join("test/test_os.py").is_file())
+        .find(|p| {
+            p.to_string_lossy().contains("python-3.14.7")
+                && p.to_string_lossy().contains("cp314t")
+                && p.join("test/test_os.py").is_file()
+        })
         .expect("the 3.14t build's source tree in the test cache");
-    let tests = ["test.test_os.EnvironTests", "test.test_os.PosixTester", "test.test_subprocess.ProcessTestCase.test_env"];
-    let out = run(Command::new(&python).args(["-m", "unittest", "-q"]).args(tests).env("PYTHONPATH", &src).env_remove("PYTHON_GIL"));
+    let tests = [
+        "test.test_os.EnvironTests",
+        "test.test_os.PosixTester",
+        "test.test_subprocess.ProcessTestCase.test_env",
+    ];
+    let out = run(Command::new(&python)
+        .args(["-m", "unittest", "-q"])
+        .args(tests)
+        .env("PYTHONPATH", &src)
+        .env_remove("PYTHON_GIL"));
     let stderr = text(&out.stderr);
-    assert!(out.status.success(), "test_os failed with the mitigation:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "test_os failed with the mitigation:\n{stderr}"
+    );
     assert!(stderr.contains("OK"), "{stderr}");
 }
 
@@ -88,7 +131,9 @@ fn five_runs_of_sixty_seconds_on_both_free_threaded_interpreters() {
         let (_dir, python) = free_threaded_env(version);
         for run_index in 1..=5 {
             let (survived, signal, seconds) = mtenv(&python, 60, true);
-            eprintln!("{version}t run {run_index}: survived={survived} signal={signal:?} {seconds:.1}s");
+            eprintln!(
+                "{version}t run {run_index}: survived={survived} signal={signal:?} {seconds:.1}s"
+            );
             assert!(survived, "{version}t run {run_index} crashed: {signal:?}");
         }
     }

@@ -10,13 +10,19 @@ use std::process::Command;
 use common::*;
 
 fn matrix(channel: &str, args: &[&str]) -> (String, String) {
-    let out = run(Command::new(env!("CARGO_BIN_EXE_ftforge")).args(["matrix", "-c", channel]).args(args).env("NO_COLOR", "1"));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .args(["matrix", "-c", channel])
+        .args(args)
+        .env("NO_COLOR", "1"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     (text(&out.stdout), text(&out.stderr))
 }
 
 fn fixture() -> String {
-    repo_root().join("tests/fixtures/every-verdict").to_string_lossy().into_owned()
+    repo_root()
+        .join("tests/fixtures/every-verdict")
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -36,9 +42,25 @@ fn every_verdict_in_every_format() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|r| r["cells"].as_object().unwrap().values().map(|c| c["verdict"].as_str().unwrap().to_string()))
+        .flat_map(|r| {
+            r["cells"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|c| c["verdict"].as_str().unwrap().to_string())
+        })
         .collect();
-    for v in ["build-failed", "import-failed", "gil-reenabled", "stress-failed", "gil-free", "verified", "pure-python", "skipped", "ok"] {
+    for v in [
+        "build-failed",
+        "import-failed",
+        "gil-reenabled",
+        "stress-failed",
+        "gil-free",
+        "verified",
+        "pure-python",
+        "skipped",
+        "ok",
+    ] {
         assert!(seen.contains(v), "{v} missing from {seen:?}");
     }
     assert_eq!(m["summary"]["usable_free_threaded"], 3);
@@ -46,7 +68,10 @@ fn every_verdict_in_every_format() {
     let (html, _) = matrix(&channel, &["--format", "html"]);
     assert!(html.starts_with("<!doctype html>"));
     for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
-        assert!(!html.contains(external), "the page must not load {external}");
+        assert!(
+            !html.contains(external),
+            "the page must not load {external}"
+        );
     }
     assert!(html.contains("pkg-gil-reenabled"));
 }
@@ -54,10 +79,25 @@ fn every_verdict_in_every_format() {
 #[test]
 fn filter_answers_whether_a_requirements_list_can_go_free_threaded() {
     let (out, _) = matrix(&fixture(), &["--filter", "pkg-verified", "pkg-pure-python"]);
-    assert!(out.trim_end().ends_with("all 2 usable free-threaded on cp314t"), "{out}");
-    let (out, _) = matrix(&fixture(), &["--filter", "pkg-verified", "pkg-gil-reenabled", "numpy"]);
-    assert!(out.contains("2 of 3 block free-threading on cp314t"), "{out}");
-    assert!(out.contains("pkg-gil-reenabled 1.2 is gil-reenabled on cp314t: importing demo._c turned the GIL on"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with("all 2 usable free-threaded on cp314t"),
+        "{out}"
+    );
+    let (out, _) = matrix(
+        &fixture(),
+        &["--filter", "pkg-verified", "pkg-gil-reenabled", "numpy"],
+    );
+    assert!(
+        out.contains("2 of 3 block free-threading on cp314t"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "pkg-gil-reenabled 1.2 is gil-reenabled on cp314t: importing demo._c turned the GIL on"
+        ),
+        "{out}"
+    );
     assert!(out.contains("numpy has no cp314t build"), "{out}");
     assert!(!out.contains("pkg-skipped"), "{out}");
 }
@@ -66,7 +106,12 @@ fn filter_answers_whether_a_requirements_list_can_go_free_threaded() {
 fn chromium(page: &Path, png: &Path) -> String {
     let browser = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|b| Command::new("which").arg(b).output().is_ok_and(|o| o.status.success()))
+        .find(|b| {
+            Command::new("which")
+                .arg(b)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .expect("headless Chromium (Debian package `chromium`, installed by .ci/setup)");
     let profile = tempfile::tempdir().unwrap();
     let common = [
@@ -82,7 +127,11 @@ fn chromium(page: &Path, png: &Path) -> String {
         "--window-size=1280,900",
     ];
     let url = format!("file://{}", page.display());
-    let dom = run(Command::new(browser).args(common).arg(format!("--user-data-dir={}", profile.path().display())).args(["--virtual-time-budget=3000", "--dump-dom"]).arg(&url));
+    let dom = run(Command::new(browser)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=3000", "--dump-dom"])
+        .arg(&url));
     assert!(dom.status.success(), "{}", text(&dom.stderr));
     let shot = run(Command::new(browser)
         .args(common)
@@ -90,7 +139,11 @@ fn chromium(page: &Path, png: &Path) -> String {
         .arg("--virtual-time-budget=3000")
         .arg(format!("--screenshot={}", png.display()))
         .arg(&url));
-    assert!(shot.status.success() && png.is_file(), "{}", text(&shot.stderr));
+    assert!(
+        shot.status.success() && png.is_file(),
+        "{}",
+        text(&shot.stderr)
+    );
     text(&dom.stdout)
 }
 
@@ -102,14 +155,25 @@ fn distinct_colours(png: &Path) -> usize {
     let info = reader.next_frame(&mut buf).unwrap();
     let bytes = &buf[..info.buffer_size()];
     let step = info.color_type.samples();
-    bytes.chunks(step).map(|px| px.to_vec()).collect::<std::collections::HashSet<_>>().len()
+    bytes
+        .chunks(step)
+        .map(|px| px.to_vec())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 #[test]
 fn a_real_channel_over_http_and_its_page_in_chromium() {
     let channel = interpreter_channel();
     let out = run(ftforge()
-        .args(["build", "recipes/markupsafe", "recipes/pyyaml", "--python", "3.14", "--channel"])
+        .args([
+            "build",
+            "recipes/markupsafe",
+            "recipes/pyyaml",
+            "--python",
+            "3.14",
+            "--channel",
+        ])
         .arg(&channel)
         .current_dir(repo_root()));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -121,14 +185,30 @@ fn a_real_channel_over_http_and_its_page_in_chromium() {
         v["channel"] = serde_json::Value::Null;
         v
     };
-    assert_eq!(strip(&from_dir), strip(&from_http), "HTTP and directory give the same matrix");
+    assert_eq!(
+        strip(&from_dir),
+        strip(&from_http),
+        "HTTP and directory give the same matrix"
+    );
     let m = strip(&from_dir);
-    let row = m["packages"].as_array().unwrap().iter().find(|r| r["name"] == "pyyaml").unwrap();
+    let row = m["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "pyyaml")
+        .unwrap();
     assert_eq!(row["cells"]["cp314t"]["verdict"], "gil-reenabled");
-    assert!(m["interpreters"]["cp314t"]["facts"]["gil_enabled"] == false, "{}", m["interpreters"]);
+    assert!(
+        m["interpreters"]["cp314t"]["facts"]["gil_enabled"] == false,
+        "{}",
+        m["interpreters"]
+    );
 
     let (table, _) = matrix(&served.url, &[]);
-    assert!(table.contains("markupsafe 3.0.2") && table.contains("usable free-threaded"), "{table}");
+    assert!(
+        table.contains("markupsafe 3.0.2") && table.contains("usable free-threaded"),
+        "{table}"
+    );
     let (markdown, _) = matrix(&served.url, &["--format", "markdown"]);
     assert!(markdown.contains("| pyyaml 6.0.2 |"), "{markdown}");
 
@@ -141,9 +221,15 @@ fn a_real_channel_over_http_and_its_page_in_chromium() {
     let png = dir.path().join("matrix.png");
     let dom = chromium(&page, &png);
     let tbody = dom.split("<tbody>").nth(1).unwrap_or_default();
-    assert!(tbody.contains("markupsafe") && tbody.contains("gil-reenabled"), "the script did not render rows:\n{dom}");
+    assert!(
+        tbody.contains("markupsafe") && tbody.contains("gil-reenabled"),
+        "the script did not render rows:\n{dom}"
+    );
     let colours = distinct_colours(&png);
-    assert!(colours > 20, "the screenshot looks blank ({colours} colours)");
+    assert!(
+        colours > 20,
+        "the screenshot looks blank ({colours} colours)"
+    );
     if let Ok(keep) = std::env::var("FTFORGE_KEEP_SCREENSHOT") {
         std::fs::copy(&png, keep).unwrap();
     }

@@ -182,9 +182,16 @@ pub fn variant_abi(variant: &Variant) -> Option<PythonAbi> {
 }
 
 /// The cache key of a build: everything that can change its output.
-pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe) -> String {
+pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe, host: &[RepoDataRecord]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(BUILD_LOGIC_VERSION.as_bytes());
+    // The exact artifacts it is built against: a rebuilt dependency changes the key.
+    let mut artifacts: Vec<String> = host
+        .iter()
+        .map(|r| hex::encode(r.package_record.sha256.unwrap_or_default()))
+        .collect();
+    artifacts.sort();
+    hasher.update(artifacts.join(",").as_bytes());
     hasher.update(rendered.rendered.to_string().as_bytes());
     hasher.update(
         serde_json::to_string(&rendered.variant)
@@ -247,6 +254,40 @@ fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     all_there.then_some(report)
 }
 
+fn failure_path(channel: &Channel, key: &str) -> PathBuf {
+    channel
+        .root
+        .join("ftforge")
+        .join("failures")
+        .join(format!("{key}.json"))
+}
+
+/// The verdict of an earlier identical build that failed (`--force` retries it).
+pub fn cached_failure(channel: &Channel, key: &str) -> Option<CompatRecord> {
+    let text = std::fs::read_to_string(failure_path(channel, key)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Remembers that the build with `key` failed, so an unchanged rebuild does not retry.
+pub fn remember_failure(
+    channel: &Channel,
+    key: &str,
+    record: &CompatRecord,
+) -> Result<(), ftforge_channels::ChannelError> {
+    let path = failure_path(channel, key);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ftforge_channels::ChannelError::Io {
+            action: "create",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    ftforge_channels::layout::write_atomically(
+        &path,
+        &serde_json::to_vec_pretty(record).unwrap_or_default(),
+    )
+}
+
 /// Outputs named `python` are interpreters: their tests must pass to be published.
 fn is_interpreter(output: &RenderedOutput) -> bool {
     output.name == "python"
@@ -254,6 +295,56 @@ fn is_interpreter(output: &RenderedOutput) -> bool {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What a build would do, decided without building: its key, its host packages from
+/// the channel, and whether the channel already holds its result.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub job: String,
+    pub key: String,
+    pub rendered: RenderedRecipe,
+    pub channel_records: Vec<RepoDataRecord>,
+    pub host_records: Vec<RepoDataRecord>,
+    /// Host specs the channel cannot satisfy (left to pip's build isolation).
+    pub missing: Vec<String>,
+    pub reusable: Option<BuildReport>,
+}
+
+pub fn plan_job(
+    recipe: &Recipe,
+    variant: &Variant,
+    settings: &BuildSettings,
+) -> Result<JobPlan, BuildError> {
+    let rendered = recipe.render(variant)?;
+    let job = job_name(&rendered);
+    let channel_records =
+        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
+            job: job.clone(),
+            message,
+        })?;
+    // The host environment: our own packages from the channel (the interpreter users
+    // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
+    // isolation.
+    let mut host_specs: Vec<String> = rendered
+        .outputs
+        .iter()
+        .filter(|o| !o.skipped)
+        .flat_map(|o| o.requirements.host.iter().cloned())
+        .collect();
+    host_specs.sort_by_key(|s| !s.starts_with("python "));
+    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    let key = build_key(recipe, &rendered, &host_records);
+    let reusable = reusable_report(&settings.channel, &key);
+    Ok(JobPlan {
+        job,
+        key,
+        rendered,
+        channel_records,
+        host_records,
+        missing,
+        reusable,
+    })
 }
 
 /// Builds, tests, judges and publishes one variant of a recipe.
@@ -264,11 +355,12 @@ pub async fn build_variant(
     reporter: &dyn Reporter,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
-    let rendered = recipe.render(variant)?;
-    let job = job_name(&rendered);
-    let key = build_key(recipe, &rendered);
+    let plan = plan_job(recipe, variant, settings)?;
+    let rendered = plan.rendered.clone();
+    let job = plan.job.clone();
+    let key = plan.key.clone();
     if !settings.force {
-        if let Some(mut report) = reusable_report(&settings.channel, &key) {
+        if let Some(mut report) = plan.reusable.clone() {
             report.reused = true;
             reporter.finished(&job, true, "up to date");
             return Ok(report);
@@ -324,20 +416,12 @@ pub async fn build_variant(
         source,
     })?;
 
-    // The host environment: our own packages from the channel (the interpreter users
-    // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
-    // isolation.
-    let channel_records =
-        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
-            job: job.clone(),
-            message,
-        })?;
-    let mut host_specs: Vec<String> = outputs
-        .iter()
-        .flat_map(|o| o.requirements.host.iter().cloned())
-        .collect();
-    host_specs.sort_by_key(|s| !s.starts_with("python "));
-    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    let JobPlan {
+        channel_records,
+        host_records,
+        missing,
+        ..
+    } = plan;
     if let Some(spec) = missing
         .iter()
         .find(|s| s.split_whitespace().next() == Some("python"))
@@ -544,7 +628,7 @@ pub async fn build_variant(
                 let a = verdict::assess(&abi, &test_env, &modules, &tests, &stress).await;
                 compat.push(compat_record(
                     output,
-                    &abi,
+                    Some(&abi),
                     a.verdict,
                     &a.reason,
                     a.evidence.clone(),
@@ -708,9 +792,12 @@ fn dependencies(
     (depends, constrains)
 }
 
+/// The ABI column of packages built without an interpreter variant.
+pub const NO_ABI: &str = "any";
+
 fn compat_record(
     output: &RenderedOutput,
-    abi: &PythonAbi,
+    abi: Option<&PythonAbi>,
     verdict: Verdict,
     reason: &str,
     evidence: serde_json::Value,
@@ -719,9 +806,9 @@ fn compat_record(
     CompatRecord {
         package: output.name.clone(),
         version: output.version.clone(),
-        abi: abi.tag(),
-        python: abi.py_ver(),
-        freethreading: abi.freethreading,
+        abi: abi.map(|a| a.tag()).unwrap_or_else(|| NO_ABI.into()),
+        python: abi.map(|a| a.py_ver()).unwrap_or_default(),
+        freethreading: abi.is_some_and(|a| a.freethreading),
         verdict,
         filename: record.map(|r| r.identifier.to_string()),
         subdir: record.map(|r| r.package_record.subdir.clone()),
@@ -743,7 +830,7 @@ pub fn failure_record(
     if !error.is_package_failure() {
         return None;
     }
-    let abi = variant_abi(variant)?;
+    let abi = variant_abi(variant);
     let rendered = recipe.render(variant).ok()?;
     let output = rendered
         .outputs
@@ -754,7 +841,7 @@ pub fn failure_record(
         .map(|(l, t)| (Some(l.display().to_string()), t.to_string()))
         .unwrap_or((None, String::new()));
     let evidence = serde_json::json!({
-        "abi": abi.tag(),
+        "abi": abi.map(|a| a.tag()).unwrap_or_else(|| NO_ABI.into()),
         "error": format!("{}", miette::Report::msg(error.to_string())),
         "chain": std::iter::successors(std::error::Error::source(error), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>(),
         "log": log,
@@ -767,7 +854,7 @@ pub fn failure_record(
     };
     Some(compat_record(
         output,
-        &abi,
+        abi.as_ref(),
         Verdict::BuildFailed,
         &reason,
         evidence,
@@ -788,7 +875,7 @@ pub fn skipped_record(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord
         .to_string();
     Some(compat_record(
         output,
-        &abi,
+        Some(&abi),
         Verdict::Skipped,
         &reason,
         serde_json::json!({"abi": abi.tag()}),

@@ -44,6 +44,8 @@ pub trait Reporter: Send + Sync {
     fn progress(&self, _job: &str, _done: u64, _total: Option<u64>) {}
     /// The latest line of a running command's output.
     fn output(&self, _job: &str, _line: &str) {}
+    /// Jobs finished so far out of all jobs of the session.
+    fn overall(&self, _done: u64, _total: u64) {}
     /// `job` ended; `ok` tells whether it succeeded.
     fn finished(&self, _job: &str, _ok: bool, _summary: &str) {}
 }

@@ -1,14 +1,17 @@
-//! A build session: many (recipe, variant) jobs in order, where a package that fails
-//! is a result (a `build-failed` verdict with its evidence) and the run goes on; only
-//! tool errors are errors. `noarch: python` packages are built once per session.
+//! A build session: many (recipe, variant) jobs scheduled over a dependency graph. Up
+//! to `parallel` jobs run at once; a job starts when the jobs it depends on (same
+//! interpreter ABI) are done. A package that fails is a result (a `build-failed`
+//! verdict with its evidence) and only its dependents are held back (`skipped`,
+//! blocked); tool errors are errors. `noarch: python` packages are built once.
 
 use std::collections::HashMap;
 
 use ftforge_channels::{CompatRecord, Verdict};
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::build::{
-    build_variant, failure_record, skipped_record, variant_abi, BuildError, BuildReport,
-    BuildSettings, OutputReport,
+    build_variant, cached_failure, failure_record, job_name, plan_job, remember_failure,
+    skipped_record, variant_abi, BuildError, BuildReport, BuildSettings, OutputReport,
 };
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
@@ -26,67 +29,179 @@ pub struct SessionOutcome {
     pub tool_errors: Vec<BuildError>,
 }
 
+/// One node of the build graph.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobNode {
+    pub index: usize,
+    pub job: String,
+    pub recipe: std::path::PathBuf,
+    pub abi: Option<String>,
+    /// Indices of the jobs this one waits for.
+    pub depends_on: Vec<usize>,
+}
+
+/// Names a recipe's outputs produce and the names they need.
+fn names(recipe: &Recipe, variant: &Variant) -> (Vec<String>, Vec<String>, bool) {
+    let Ok(r) = recipe.render(variant) else {
+        return (Vec::new(), Vec::new(), false);
+    };
+    let produces = r.outputs.iter().map(|o| o.name.clone()).collect();
+    let needs = r
+        .outputs
+        .iter()
+        .flat_map(|o| {
+            o.requirements
+                .host
+                .iter()
+                .chain(&o.requirements.run)
+                .chain(&o.requirements.build)
+        })
+        .filter_map(|s| s.split_whitespace().next().map(String::from))
+        .collect();
+    let noarch_python = !r.outputs.is_empty()
+        && r.outputs
+            .iter()
+            .all(|o| o.noarch.as_deref() == Some("python"));
+    (produces, needs, noarch_python)
+}
+
+/// The dependency graph of `jobs`: job B waits for job A when B's recipe needs a name
+/// A's recipe produces and they share the interpreter ABI (or A has none); the later
+/// variants of a noarch recipe wait for its first.
+pub fn graph(jobs: &[(&Recipe, Variant)]) -> Vec<JobNode> {
+    let info: Vec<_> = jobs.iter().map(|(r, v)| names(r, v)).collect();
+    let abis: Vec<Option<String>> = jobs
+        .iter()
+        .map(|(_, v)| variant_abi(v).map(|a| a.tag()))
+        .collect();
+    let mut nodes = Vec::new();
+    for (j, (recipe, variant)) in jobs.iter().enumerate() {
+        let mut depends_on = Vec::new();
+        for i in 0..jobs.len() {
+            if i == j {
+                continue;
+            }
+            let same_recipe = jobs[i].0.dir == recipe.dir;
+            let needs = !same_recipe && info[j].1.iter().any(|n| info[i].0.contains(n));
+            let abi_ok = abis[i].is_none() || abis[i] == abis[j] || info[i].2;
+            let noarch_first = same_recipe
+                && info[j].2
+                && i < j
+                && !jobs[..i].iter().any(|(r, _)| r.dir == recipe.dir);
+            if (needs && abi_ok) || noarch_first {
+                depends_on.push(i);
+            }
+        }
+        let job = recipe
+            .render(variant)
+            .map(|r| job_name(&r))
+            .unwrap_or_else(|_| recipe.dir.display().to_string());
+        nodes.push(JobNode {
+            index: j,
+            job,
+            recipe: recipe.dir.clone(),
+            abi: abis[j].clone(),
+            depends_on,
+        });
+    }
+    nodes
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+}
+
 pub async fn build_all(
     jobs: &[(&Recipe, Variant)],
     settings: &BuildSettings,
     reporter: &dyn Reporter,
+    parallel: usize,
 ) -> SessionOutcome {
     let mut outcome = SessionOutcome::default();
+    let nodes = graph(jobs);
+    let mut state = vec![State::Waiting; jobs.len()];
+    let mut done = 0usize;
+    reporter.overall(0, jobs.len() as u64);
     // noarch: python builds of this session, by file name.
     let mut noarch_built: HashMap<String, OutputReport> = HashMap::new();
-    for (recipe, variant) in jobs {
-        let rendered = match recipe.render(variant) {
-            Ok(r) => r,
-            Err(e) => {
-                outcome.tool_errors.push(e.into());
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Start every job whose dependencies are done, up to `parallel` at once.
+        for node in &nodes {
+            if state[node.index] != State::Waiting || running.len() >= parallel.max(1) {
                 continue;
             }
+            let deps: Vec<State> = node.depends_on.iter().map(|&i| state[i]).collect();
+            if deps
+                .iter()
+                .any(|s| matches!(s, State::Waiting | State::Running))
+            {
+                continue;
+            }
+            let (recipe, variant) = &jobs[node.index];
+            if let Some(&failed) = node.depends_on.iter().find(|&&i| state[i] == State::Failed) {
+                state[node.index] = State::Failed;
+                done += 1;
+                reporter.overall(done as u64, jobs.len() as u64);
+                let reason = format!("blocked: {} did not build", nodes[failed].job);
+                reporter.finished(&node.job, false, &reason);
+                if let Some(mut record) = skipped_record_any(recipe, variant) {
+                    record.reason = reason;
+                    record_verdicts(settings, &mut outcome, vec![record], reporter, &node.job);
+                }
+                continue;
+            }
+            if let Some(handled) = without_building(recipe, variant, &noarch_built) {
+                state[node.index] = State::Succeeded;
+                done += 1;
+                reporter.overall(done as u64, jobs.len() as u64);
+                let (summary, records) = handled;
+                reporter.finished(&node.job, true, &summary);
+                record_verdicts(settings, &mut outcome, records, reporter, &node.job);
+                continue;
+            }
+            // An identical build failed before: the same verdict, nothing runs.
+            let key = plan_job(recipe, variant, settings).ok().map(|p| p.key);
+            if let Some(record) = key
+                .as_deref()
+                .filter(|_| !settings.force)
+                .and_then(|k| cached_failure(&settings.channel, k))
+            {
+                state[node.index] = State::Failed;
+                done += 1;
+                reporter.overall(done as u64, jobs.len() as u64);
+                reporter.finished(
+                    &node.job,
+                    false,
+                    &format!(
+                        "{} (unchanged since it failed; --force retries)",
+                        record.verdict
+                    ),
+                );
+                outcome.verdicts.push(record);
+                continue;
+            }
+            state[node.index] = State::Running;
+            let index = node.index;
+            running.push(async move {
+                let started = std::time::Instant::now();
+                let result = build_variant(recipe, variant, settings, reporter).await;
+                (index, result, started.elapsed().as_secs_f64())
+            });
+        }
+        let Some((index, result, seconds)) = running.next().await else {
+            break;
         };
-        let job = crate::build::job_name(&rendered);
-        if !rendered.outputs.is_empty() && rendered.outputs.iter().all(|o| o.skipped) {
-            if let Some(record) = skipped_record(recipe, variant) {
-                reporter.finished(&job, true, &format!("skipped: {}", record.reason));
-                record_verdicts(settings, &mut outcome, vec![record], reporter, &job);
-            }
-            continue;
-        }
-        // A noarch: python package already built this session: same file, judged again
-        // for this interpreter from the same evidence (it has no compiled code).
-        let all_noarch_built = rendered.outputs.iter().all(|o| {
-            o.noarch.as_deref() == Some("python")
-                && noarch_built.contains_key(&format!("{}.conda", o.dist_name()))
-        });
-        if all_noarch_built {
-            if let Some(abi) = variant_abi(variant) {
-                let records: Vec<CompatRecord> = rendered
-                    .outputs
-                    .iter()
-                    .filter_map(|o| noarch_built.get(&format!("{}.conda", o.dist_name())))
-                    .filter_map(|r| {
-                        let verdict = r.verdict?;
-                        Some(CompatRecord {
-                            package: r.name.clone(),
-                            version: r.version.clone(),
-                            abi: abi.tag(),
-                            python: abi.py_ver(),
-                            freethreading: abi.freethreading,
-                            verdict,
-                            filename: Some(r.filename.clone()),
-                            subdir: Some(r.subdir.clone()),
-                            reason: format!("{} (noarch: the same package as for the first variant)", r.reason.clone().unwrap_or_default()),
-                            evidence: serde_json::json!({"abi": abi.tag(), "same_package_as": r.filename}),
-                            recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        })
-                    })
-                    .collect();
-                reporter.finished(&job, true, "noarch: built once");
-                record_verdicts(settings, &mut outcome, records, reporter, &job);
-            }
-            continue;
-        }
-        let started = std::time::Instant::now();
-        match build_variant(recipe, variant, settings, reporter).await {
+        done += 1;
+        reporter.overall(done as u64, jobs.len() as u64);
+        let (recipe, variant) = &jobs[index];
+        match result {
             Ok(report) => {
+                state[index] = State::Succeeded;
                 for o in &report.outputs {
                     if o.subdir == "noarch" && o.verdict.is_some() {
                         noarch_built.insert(o.filename.clone(), o.clone());
@@ -106,8 +221,13 @@ pub async fn build_all(
                 outcome.reports.push(report);
             }
             Err(error) => {
-                match failure_record(recipe, variant, &error, started.elapsed().as_secs_f64()) {
+                state[index] = State::Failed;
+                let job = nodes[index].job.clone();
+                match failure_record(recipe, variant, &error, seconds) {
                     Some(record) => {
+                        if let Ok(plan) = plan_job(recipe, variant, settings) {
+                            let _ = remember_failure(&settings.channel, &plan.key, &record);
+                        }
                         reporter.finished(
                             &job,
                             false,
@@ -127,6 +247,76 @@ pub async fn build_all(
     outcome
 }
 
+/// Jobs that need no build: every output skipped by the recipe, or a noarch: python
+/// package already built this session (the same file, judged for this interpreter from
+/// the same evidence: it has no compiled code).
+fn without_building(
+    recipe: &Recipe,
+    variant: &Variant,
+    noarch_built: &HashMap<String, OutputReport>,
+) -> Option<(String, Vec<CompatRecord>)> {
+    let rendered = recipe.render(variant).ok()?;
+    if !rendered.outputs.is_empty() && rendered.outputs.iter().all(|o| o.skipped) {
+        let record = skipped_record(recipe, variant)?;
+        return Some((format!("skipped: {}", record.reason), vec![record]));
+    }
+    let all_built = !rendered.outputs.is_empty()
+        && rendered.outputs.iter().all(|o| {
+            o.noarch.as_deref() == Some("python")
+                && noarch_built.contains_key(&format!("{}.conda", o.dist_name()))
+        });
+    if !all_built {
+        return None;
+    }
+    let abi = variant_abi(variant)?;
+    let records = rendered
+        .outputs
+        .iter()
+        .filter_map(|o| noarch_built.get(&format!("{}.conda", o.dist_name())))
+        .filter_map(|r| {
+            Some(CompatRecord {
+                package: r.name.clone(),
+                version: r.version.clone(),
+                abi: abi.tag(),
+                python: abi.py_ver(),
+                freethreading: abi.freethreading,
+                verdict: r.verdict?,
+                filename: Some(r.filename.clone()),
+                subdir: Some(r.subdir.clone()),
+                reason: format!(
+                    "{} (noarch: the same package as for the first variant)",
+                    r.reason.clone().unwrap_or_default()
+                ),
+                evidence: serde_json::json!({"abi": abi.tag(), "same_package_as": r.filename}),
+                recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+        })
+        .collect();
+    Some(("noarch: built once".into(), records))
+}
+
+/// A `skipped` record for a job that could not run (its dependency failed).
+fn skipped_record_any(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord> {
+    skipped_record(recipe, variant).or_else(|| {
+        let abi = variant_abi(variant)?;
+        let rendered = recipe.render(variant).ok()?;
+        let output = rendered.outputs.iter().find(|o| o.name != "python")?;
+        Some(CompatRecord {
+            package: output.name.clone(),
+            version: output.version.clone(),
+            abi: abi.tag(),
+            python: abi.py_ver(),
+            freethreading: abi.freethreading,
+            verdict: Verdict::Skipped,
+            filename: None,
+            subdir: None,
+            reason: String::new(),
+            evidence: serde_json::json!({"abi": abi.tag()}),
+            recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    })
+}
+
 fn record_verdicts(
     settings: &BuildSettings,
     outcome: &mut SessionOutcome,
@@ -134,6 +324,9 @@ fn record_verdicts(
     reporter: &dyn Reporter,
     job: &str,
 ) {
+    if records.is_empty() {
+        return;
+    }
     if let Err(e) = settings
         .channel
         .record_compat(records.clone())

@@ -1,0 +1,194 @@
+//! The build graph with small real recipes (no interpreter needed): dependency order,
+//! a failure held to its dependents, the no-op rebuild that builds nothing, and a
+//! changed recipe rebuilding exactly itself and what depends on it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn recipe(root: &Path, name: &str, host: &[&str], script: &str) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("data.txt"), format!("{name} v1\n")).unwrap();
+    let host = if host.is_empty() {
+        String::new()
+    } else {
+        format!("requirements:\n  host: [{}]\n", host.join(", "))
+    };
+    std::fs::write(
+        dir.join("recipe.yaml"),
+        format!("package:\n  name: {name}\n  version: \"1.0\"\nbuild:\n  script:\n    - {script}\n{host}"),
+    )
+    .unwrap();
+}
+
+struct Run {
+    ok: bool,
+    /// (event, job, ok/summary) from --json progress events, in order.
+    events: Vec<serde_json::Value>,
+    stdout: String,
+}
+
+fn build(root: &Path, channel: &Path, cache: &Path, extra: &[&str]) -> Run {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .arg("build")
+        .arg(root)
+        .arg("--channel")
+        .arg(channel)
+        .arg("--json")
+        .args(extra)
+        .env("FTFORGE_CACHE_DIR", cache));
+    let events = text(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Run {
+        ok: out.status.success(),
+        events,
+        stdout: text(&out.stdout),
+    }
+}
+
+fn finished(run: &Run) -> Vec<(String, bool, String)> {
+    run.events
+        .iter()
+        .filter(|e| e["event"] == "finished")
+        .map(|e| {
+            (
+                e["job"].as_str().unwrap().to_string(),
+                e["ok"].as_bool().unwrap(),
+                e["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn built(run: &Run) -> Vec<String> {
+    finished(run)
+        .into_iter()
+        .filter(|(_, ok, s)| *ok && s.starts_with("built"))
+        .map(|(j, _, _)| j)
+        .collect()
+}
+
+#[test]
+fn order_isolation_reuse_and_exact_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("recipes");
+    let copy = "mkdir -p $PREFIX/share && cp $RECIPE_DIR/data.txt $PREFIX/share/$PKG_NAME.txt";
+    recipe(&root, "base", &[], copy);
+    recipe(&root, "mid", &["base"], copy);
+    recipe(&root, "top", &["mid"], copy);
+    recipe(&root, "other", &[], copy);
+    recipe(&root, "broken", &[], "echo cannot build this && exit 9");
+    recipe(&root, "afterbroken", &["broken"], copy);
+    let channel = dir.path().join("channel");
+    let cache = dir.path().join("cache");
+
+    // The plan shows the graph.
+    let plan = run(Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .arg("plan")
+        .arg(&root)
+        .arg("--channel")
+        .arg(&channel)
+        .arg("--json")
+        .env("FTFORGE_CACHE_DIR", &cache));
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    let plan: serde_json::Value = serde_json::from_str(&text(&plan.stdout)).unwrap();
+    let deps = |job: &str| -> Vec<String> {
+        let row = plan
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["job"] == job)
+            .unwrap();
+        row["depends_on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(deps("top 1.0"), vec!["mid 1.0"]);
+    assert_eq!(deps("mid 1.0"), vec!["base 1.0"]);
+    assert!(deps("other 1.0").is_empty());
+    assert!(plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["action"] == "build"));
+
+    // First build: dependency order, the failure is a result, only its dependent waits.
+    let first = build(&root, &channel, &cache, &["-j", "2"]);
+    assert!(
+        first.ok,
+        "a failing package is not a failing run: {:?}",
+        first.events
+    );
+    let order: Vec<String> = built(&first);
+    let pos = |j: &str| {
+        order
+            .iter()
+            .position(|x| x == j)
+            .unwrap_or_else(|| panic!("{j} not built: {order:?}"))
+    };
+    assert!(
+        pos("base 1.0") < pos("mid 1.0") && pos("mid 1.0") < pos("top 1.0"),
+        "{order:?}"
+    );
+    assert!(order.contains(&"other 1.0".to_string()));
+    let all = finished(&first);
+    let broken = all.iter().find(|(j, _, _)| j == "broken 1.0").unwrap();
+    assert!(!broken.1 && broken.2.contains("build-failed"), "{broken:?}");
+    let blocked = all.iter().find(|(j, _, _)| j == "afterbroken 1.0").unwrap();
+    assert!(
+        !blocked.1 && blocked.2.contains("blocked: broken 1.0"),
+        "{blocked:?}"
+    );
+    assert!(
+        !first
+            .events
+            .iter()
+            .any(|e| e["job"] == "afterbroken 1.0" && e["event"] == "step"),
+        "afterbroken must not start"
+    );
+    let compat = compat(&channel);
+    assert_eq!(
+        compat["records"]["broken/1.0/any"]["verdict"],
+        "build-failed"
+    );
+    assert!(compat["records"]["broken/1.0/any"]["evidence"]["log_tail"]
+        .as_str()
+        .unwrap()
+        .contains("cannot build this"));
+
+    // Nothing changed: nothing builds.
+    let again = build(&root, &channel, &cache, &[]);
+    assert!(again.ok);
+    assert!(built(&again).is_empty(), "rebuilt: {:?}", built(&again));
+    assert!(
+        !again.events.iter().any(|e| e["event"] == "step"),
+        "a no-op build ran steps"
+    );
+    let reused = finished(&again)
+        .iter()
+        .filter(|(_, ok, s)| *ok && s == "up to date")
+        .count();
+    assert_eq!(reused, 4, "{:?}", finished(&again));
+    assert!(again.stdout.contains("reused"));
+
+    // Change mid: mid and top rebuild, base and other are reused.
+    std::fs::write(root.join("mid/data.txt"), "mid v2\n").unwrap();
+    let changed = build(&root, &channel, &cache, &[]);
+    assert!(changed.ok);
+    let mut rebuilt = built(&changed);
+    rebuilt.sort();
+    assert_eq!(rebuilt, vec!["mid 1.0".to_string(), "top 1.0".to_string()]);
+
+    // --force rebuilds everything that can build.
+    let forced = build(&root, &channel, &cache, &["--force"]);
+    assert_eq!(built(&forced).len(), 4, "{:?}", finished(&forced));
+}
