@@ -18,7 +18,8 @@ async def main() -> None:
         channel_arg = "file://" + os.path.abspath(channel_arg)
     channel = Channel(channel_arg)
     records = await solve([channel], specs, platforms=["linux-64", "noarch"])
-    await install(records, target_prefix=prefix, show_progress=False)
+    cache = os.environ.get("RATTLER_BENCH_CACHE")
+    await install(records, target_prefix=prefix, show_progress=False, **({"cache_dir": cache} if cache else {}))
     print(json.dumps({
         "records": [
             {"name": r.name.normalized, "version": str(r.version), "build": str(r.build), "subdir": str(r.subdir), "url": str(r.url)}
