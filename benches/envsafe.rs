@@ -29,10 +29,16 @@ fn main() {
     let channel = test_channel();
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("ft");
-    timed(ftforge()
-        .args(["install", "-q", "--prefix"])
-        .arg(&prefix)
-        .args(["-c", channel.to_str().unwrap(), "python-freethreading 3.14.*"]));
+    timed(
+        ftforge()
+            .args(["install", "-q", "--prefix"])
+            .arg(&prefix)
+            .args([
+                "-c",
+                channel.to_str().unwrap(),
+                "python-freethreading 3.14.*",
+            ]),
+    );
     let python = prefix.join("bin/python");
     let measure = |envsafe: bool| -> (f64, f64) {
         let mut runs = Vec::new();
@@ -43,7 +49,11 @@ fn main() {
                 cmd.env("FTFORGE_ENVSAFE", "0");
             }
             let out = cmd.output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let text = String::from_utf8_lossy(&out.stdout);
             let mut parts = text.split_whitespace().map(|p| p.parse::<f64>().unwrap());
             runs.push((parts.next().unwrap(), parts.next().unwrap()));
@@ -53,8 +63,20 @@ fn main() {
     };
     let (on_rate, on_rss) = measure(true);
     let (off_rate, off_rss) = measure(false);
-    println!("os.environ[k] = v, 1,000,000 updates over 5,000 keys (median of 3), free-threaded 3.14:");
-    println!("  glibc setenv (mitigation off): {off_rate:>10.0} updates/s   max RSS {:.1} MiB", off_rss / 1024.0);
-    println!("  ftforge envsafe (on)         : {on_rate:>10.0} updates/s   max RSS {:.1} MiB", on_rss / 1024.0);
-    println!("  throughput ratio on/off: {:.3}   memory ratio on/off: {:.3}", on_rate / off_rate, on_rss / off_rss);
+    println!(
+        "os.environ[k] = v, 1,000,000 updates over 5,000 keys (median of 3), free-threaded 3.14:"
+    );
+    println!(
+        "  glibc setenv (mitigation off): {off_rate:>10.0} updates/s   max RSS {:.1} MiB",
+        off_rss / 1024.0
+    );
+    println!(
+        "  ftforge envsafe (on)         : {on_rate:>10.0} updates/s   max RSS {:.1} MiB",
+        on_rss / 1024.0
+    );
+    println!(
+        "  throughput ratio on/off: {:.3}   memory ratio on/off: {:.3}",
+        on_rate / off_rate,
+        on_rss / off_rss
+    );
 }

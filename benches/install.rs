@@ -13,21 +13,25 @@ use support::*;
 const SPECS: &[&str] = &["python-freethreading 3.14.*", "markupsafe", "pyyaml"];
 
 fn ours(channel: &str, prefix: &std::path::Path, cache: &std::path::Path) -> f64 {
-    timed(ftforge()
-        .args(["install", "--gil-policy", "allow", "-q", "--prefix"])
-        .arg(prefix)
-        .args(["-c", channel])
-        .args(SPECS)
-        .env("FTFORGE_CACHE_DIR", cache))
+    timed(
+        ftforge()
+            .args(["install", "--gil-policy", "allow", "-q", "--prefix"])
+            .arg(prefix)
+            .args(["-c", channel])
+            .args(SPECS)
+            .env("FTFORGE_CACHE_DIR", cache),
+    )
 }
 
 fn reference(channel: &str, prefix: &std::path::Path, cache: &std::path::Path) -> f64 {
-    timed(Command::new(python())
-        .arg(repo_root().join("tests/support/py_rattler_install.py"))
-        .arg(channel)
-        .arg(prefix)
-        .args(SPECS)
-        .env("RATTLER_BENCH_CACHE", cache))
+    timed(
+        Command::new(python())
+            .arg(repo_root().join("tests/support/py_rattler_install.py"))
+            .arg(channel)
+            .arg(prefix)
+            .args(SPECS)
+            .env("RATTLER_BENCH_CACHE", cache),
+    )
 }
 
 fn main() {
@@ -45,11 +49,27 @@ fn main() {
             let ours_cache = dir.path().join(format!("ours-cache-{kind}-{round}"));
             let ref_cache = dir.path().join(format!("ref-cache-{kind}-{round}"));
             if kind == "warm" {
-                ours(&channel, &dir.path().join(format!("warmup-ours-{round}")), &ours_cache);
-                reference(&channel, &dir.path().join(format!("warmup-ref-{round}")), &ref_cache);
+                ours(
+                    &channel,
+                    &dir.path().join(format!("warmup-ours-{round}")),
+                    &ours_cache,
+                );
+                reference(
+                    &channel,
+                    &dir.path().join(format!("warmup-ref-{round}")),
+                    &ref_cache,
+                );
             }
-            a.push(ours(&channel, &dir.path().join(format!("ours-{kind}-{round}")), &ours_cache));
-            b.push(reference(&channel, &dir.path().join(format!("ref-{kind}-{round}")), &ref_cache));
+            a.push(ours(
+                &channel,
+                &dir.path().join(format!("ours-{kind}-{round}")),
+                &ours_cache,
+            ));
+            b.push(reference(
+                &channel,
+                &dir.path().join(format!("ref-{kind}-{round}")),
+                &ref_cache,
+            ));
         }
         let median = |v: &mut Vec<f64>| {
             v.sort_by(|x, y| x.partial_cmp(y).unwrap());

@@ -30,20 +30,36 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let dir = tempfile::tempdir().unwrap();
     let channel = dir.path().join("channel");
     let work = dir.path().join("work");
     let cpu_before = children_cpu_seconds();
-    let wall = timed(ftforge()
-        .args(["build", "recipes", "-q", "--channel"])
-        .arg(&channel)
-        .arg("--work-dir")
-        .arg(&work)
-        .current_dir(repo_root()));
+    let wall = timed(
+        ftforge()
+            .args(["build", "recipes", "-q", "--channel"])
+            .arg(&channel)
+            .arg("--work-dir")
+            .arg(&work)
+            .current_dir(repo_root()),
+    );
     let cpu = children_cpu_seconds() - cpu_before;
-    let noop = timed(ftforge().args(["build", "recipes", "-q", "--channel"]).arg(&channel).arg("--work-dir").arg(&work).current_dir(repo_root()));
-    let plan = timed(ftforge().args(["plan", "recipes", "--channel"]).arg(&channel).current_dir(repo_root()));
+    let noop = timed(
+        ftforge()
+            .args(["build", "recipes", "-q", "--channel"])
+            .arg(&channel)
+            .arg("--work-dir")
+            .arg(&work)
+            .current_dir(repo_root()),
+    );
+    let plan = timed(
+        ftforge()
+            .args(["plan", "recipes", "--channel"])
+            .arg(&channel)
+            .current_dir(repo_root()),
+    );
     println!("full recipe set ({cores} cores): wall {wall:.0} s, CPU {cpu:.0} s, utilisation {:.0}% of all cores", 100.0 * cpu / (wall * cores as f64));
     println!("no-op rebuild: {noop:.3} s   plan: {plan:.3} s");
 }

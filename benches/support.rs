@@ -15,7 +15,11 @@ pub fn ftforge() -> Command {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("ftforge");
-    assert!(bin.is_file(), "build the binary first: cargo build --release (looked for {})", bin.display());
+    assert!(
+        bin.is_file(),
+        "build the binary first: cargo build --release (looked for {})",
+        bin.display()
+    );
     Command::new(bin)
 }
 

@@ -325,24 +325,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 async fn build(args: BuildArgs) -> Result<ExitCode> {
     let reporter = CliReporter::new(args.output.mode());
     let recipes = discover_recipes(&args.recipes)?;
-    let cache_dir = default_cache_dir();
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
     let parallel = args.jobs.unwrap_or(cores).max(1);
-    let settings = BuildSettings {
-        channel: Channel::new(&args.channel),
-        sources: SourceCache::new(cache_dir.join("sources")),
-        work_root: args
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| cache_dir.join("work")),
-        package_cache: cache_dir.join("pkgs"),
-        // Parallel builds share the cores: each gets cores / N for its own make -j.
-        cpu_count: (cores / parallel).max(1),
-        client: http_client(),
-        force: args.force,
-    };
+    // Parallel builds share the cores: each gets cores / N for its own make -j.
+    let settings = build_settings(&args, (cores / parallel).max(1));
     let jobs = select_jobs(&recipes, &args);
     if jobs.is_empty() {
         miette::bail!(miette::miette!(
@@ -414,6 +402,23 @@ fn print_verdicts(verdicts: &[ftforge_channels::CompatRecord], json: bool) {
     }
 }
 
+/// Where a build command reads and writes.
+fn build_settings(args: &BuildArgs, cpu_count: usize) -> BuildSettings {
+    let cache_dir = default_cache_dir();
+    BuildSettings {
+        channel: Channel::new(&args.channel),
+        sources: SourceCache::new(cache_dir.join("sources")),
+        work_root: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| cache_dir.join("work")),
+        package_cache: cache_dir.join("pkgs"),
+        cpu_count,
+        client: http_client(),
+        force: args.force,
+    }
+}
+
 /// The jobs a build command selects, in dependency order.
 fn select_jobs<'a>(
     recipes: &'a [ftforge_builder::recipe::Recipe],
@@ -443,19 +448,7 @@ fn select_jobs<'a>(
 fn plan(args: BuildArgs) -> Result<ExitCode> {
     let recipes = discover_recipes(&args.recipes)?;
     let jobs = select_jobs(&recipes, &args);
-    let cache_dir = default_cache_dir();
-    let settings = BuildSettings {
-        channel: Channel::new(&args.channel),
-        sources: SourceCache::new(cache_dir.join("sources")),
-        work_root: args
-            .work_dir
-            .clone()
-            .unwrap_or_else(|| cache_dir.join("work")),
-        package_cache: cache_dir.join("pkgs"),
-        cpu_count: 1,
-        client: http_client(),
-        force: args.force,
-    };
+    let settings = build_settings(&args, 1);
     let nodes = ftforge_builder::session::graph(&jobs);
     let mut rows = Vec::new();
     for (node, (recipe, variant)) in nodes.iter().zip(&jobs) {

@@ -9,24 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-/// The shared channel with the interpreters, markupsafe and pyyaml for 3.14.
-fn channel_with_extensions() -> std::path::PathBuf {
-    let channel = interpreter_channel();
-    let out = run(ftforge()
-        .args([
-            "build",
-            "recipes/markupsafe",
-            "recipes/pyyaml",
-            "--python",
-            "3.14",
-            "--channel",
-        ])
-        .arg(&channel)
-        .current_dir(repo_root()));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    channel
-}
-
 fn install(prefix: &std::path::Path, args: &[&str]) -> std::process::Output {
     run(ftforge()
         .arg("install")
@@ -44,7 +26,7 @@ fn python_gil_after_import(prefix: &std::path::Path, module: &str) -> String {
 
 #[test]
 fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
-    let channel = channel_with_extensions();
+    let channel = channel_with(&["markupsafe", "pyyaml"], &["--python", "3.14"]);
     let served = serve(&channel);
     let dir = tempfile::tempdir().unwrap();
 

@@ -26,7 +26,8 @@ fn mtenv(python: &Path, seconds: u32, envsafe: bool) -> (bool, Option<i32>, f64)
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();
     let mut cmd = Command::new(python);
-    cmd.arg(repo_root().join("tests/support/mtenv.py"))
+    cmd.arg("-c")
+        .arg(ftforge_interpreter::probes::ENV_RACE)
         .arg(seconds.to_string())
         .env_remove("PYTHON_GIL");
     if !envsafe {

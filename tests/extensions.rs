@@ -27,19 +27,7 @@ fn verdict<'a>(
 
 #[test]
 fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_python() {
-    let channel = interpreter_channel();
-    let out = run(ftforge()
-        .args([
-            "build",
-            "recipes/markupsafe",
-            "recipes/pyyaml",
-            "recipes/sortedcontainers",
-            "--channel",
-        ])
-        .arg(&channel)
-        .current_dir(repo_root()));
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    let channel = channel_with(&["markupsafe", "pyyaml", "sortedcontainers"], &[]);
     let compat = compat(&channel);
 
     for abi in ["cp313t", "cp314t"] {

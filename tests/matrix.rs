@@ -164,19 +164,7 @@ fn distinct_colours(png: &Path) -> usize {
 
 #[test]
 fn a_real_channel_over_http_and_its_page_in_chromium() {
-    let channel = interpreter_channel();
-    let out = run(ftforge()
-        .args([
-            "build",
-            "recipes/markupsafe",
-            "recipes/pyyaml",
-            "--python",
-            "3.14",
-            "--channel",
-        ])
-        .arg(&channel)
-        .current_dir(repo_root()));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let channel = channel_with(&["markupsafe", "pyyaml"], &["--python", "3.14"]);
     let served = serve(&channel);
     let (from_dir, _) = matrix(channel.to_str().unwrap(), &["--json"]);
     let (from_http, _) = matrix(&served.url, &["--json"]);

@@ -116,6 +116,24 @@ impl CompatRecord {
     pub fn key(&self) -> String {
         format!("{}/{}/{}", self.package, self.version, self.abi)
     }
+
+    /// A record of version 1.0 with an empty evidence, for tests of what reads verdicts.
+    #[cfg(test)]
+    pub(crate) fn sample(package: &str, abi: &str, verdict: Verdict) -> Self {
+        CompatRecord {
+            package: package.into(),
+            version: "1.0".into(),
+            abi: abi.into(),
+            python: "3.14".into(),
+            freethreading: abi.ends_with('t'),
+            verdict,
+            filename: None,
+            subdir: None,
+            reason: format!("{verdict} because"),
+            evidence: serde_json::json!({}),
+            recorded_at: String::new(),
+        }
+    }
 }
 
 /// The `compat.json` document.
@@ -210,19 +228,7 @@ mod tests {
     fn records_accumulate_in_the_channel() {
         let dir = tempfile::tempdir().unwrap();
         let channel = Channel::new(dir.path());
-        let rec = |pkg: &str, verdict| CompatRecord {
-            package: pkg.into(),
-            version: "1.0".into(),
-            abi: "cp314t".into(),
-            python: "3.14".into(),
-            freethreading: true,
-            verdict,
-            filename: None,
-            subdir: None,
-            reason: String::new(),
-            evidence: serde_json::json!({}),
-            recorded_at: "now".into(),
-        };
+        let rec = |pkg: &str, verdict| CompatRecord::sample(pkg, "cp314t", verdict);
         channel
             .record_compat(vec![rec("a", Verdict::GilFree)])
             .unwrap();

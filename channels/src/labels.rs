@@ -150,22 +150,8 @@ mod tests {
 
     fn compat(verdict: Verdict) -> CompatData {
         let mut data = CompatData::default();
-        data.records.insert(
-            "ext/1.0/cp314t".into(),
-            CompatRecord {
-                package: "ext".into(),
-                version: "1.0".into(),
-                abi: "cp314t".into(),
-                python: "3.14".into(),
-                freethreading: true,
-                verdict,
-                filename: None,
-                subdir: None,
-                reason: String::new(),
-                evidence: serde_json::json!({}),
-                recorded_at: String::new(),
-            },
-        );
+        let record = CompatRecord::sample("ext", "cp314t", verdict);
+        data.records.insert(record.key(), record);
         data
     }
 

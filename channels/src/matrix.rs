@@ -223,19 +223,7 @@ mod tests {
     use crate::compat::CompatRecord;
 
     fn rec(package: &str, abi: &str, verdict: Verdict) -> CompatRecord {
-        CompatRecord {
-            package: package.into(),
-            version: "1.0".into(),
-            abi: abi.into(),
-            python: "3.14".into(),
-            freethreading: abi.ends_with('t'),
-            verdict,
-            filename: None,
-            subdir: None,
-            reason: format!("{verdict} because"),
-            evidence: serde_json::json!({}),
-            recorded_at: String::new(),
-        }
+        CompatRecord::sample(package, abi, verdict)
     }
 
     fn data() -> CompatData {

@@ -78,6 +78,26 @@ pub fn interpreter_channel() -> PathBuf {
     channel
 }
 
+/// The shared channel with `recipes` (paths under recipes/) built into it, for the
+/// variants `args` select (e.g. `["--python", "3.14"]`).
+pub fn channel_with(recipes: &[&str], args: &[&str]) -> PathBuf {
+    let channel = interpreter_channel();
+    let out = run(ftforge()
+        .arg("build")
+        .args(recipes.iter().map(|r| format!("recipes/{r}")))
+        .args(args)
+        .arg("--channel")
+        .arg(&channel)
+        .current_dir(repo_root()));
+    assert!(
+        out.status.success(),
+        "building {recipes:?} failed:\n{}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    channel
+}
+
 /// `compat.json` of a channel.
 pub fn compat(channel: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(channel.join("compat.json")).unwrap()).unwrap()
