@@ -104,6 +104,10 @@ pub fn table(m: &Matrix) -> String {
     for v in &m.variants {
         header.push_str(&format!("  {v:<14}"));
     }
+    let sub_variant = subinterpreter_variant(m);
+    if sub_variant.is_some() {
+        header.push_str("  subinterpreters");
+    }
     out.push(format!("{}", console::style(header).bold()));
     for row in &m.packages {
         let mut line = format!("{:<name_width$}", format!("{} {}", row.name, row.version));
@@ -119,6 +123,9 @@ pub fn table(m: &Matrix) -> String {
                 }
                 None => line.push_str(&format!("  {:<14}", "·")),
             }
+        }
+        if let Some(v) = &sub_variant {
+            line.push_str(&format!("  {}", subinterpreter_text(row.cells.get(v))));
         }
         out.push(line);
     }
@@ -140,6 +147,28 @@ pub fn table(m: &Matrix) -> String {
     out.join("\n")
 }
 
+/// The variant whose subinterpreter results the table shows (the newest with any).
+fn subinterpreter_variant(m: &Matrix) -> Option<String> {
+    m.variants
+        .iter()
+        .find(|v| {
+            m.packages.iter().any(|r| {
+                r.cells
+                    .get(*v)
+                    .is_some_and(|c| c.subinterpreter_failures.is_some())
+            })
+        })
+        .cloned()
+}
+
+fn subinterpreter_text(cell: Option<&ftforge_channels::matrix::Cell>) -> String {
+    match cell.and_then(|c| c.subinterpreter_failures.as_ref()) {
+        None => "·".into(),
+        Some(failing) if failing.is_empty() => "all load".into(),
+        Some(failing) => format!("not: {}", failing.join(", ")),
+    }
+}
+
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -155,8 +184,20 @@ pub fn markdown(m: &Matrix) -> String {
         }
         out.push(String::new());
     }
-    out.push(format!("| package | {} |", m.variants.join(" | ")));
-    out.push(format!("|---|{}", "---|".repeat(m.variants.len())));
+    let sub_variant = subinterpreter_variant(m);
+    let sub_header = sub_variant
+        .as_ref()
+        .map(|v| format!(" subinterpreters ({v}) |"))
+        .unwrap_or_default();
+    out.push(format!(
+        "| package | {} |{sub_header}",
+        m.variants.join(" | ")
+    ));
+    let sub_rule = if sub_variant.is_some() { "---|" } else { "" };
+    out.push(format!(
+        "|---|{}{sub_rule}",
+        "---|".repeat(m.variants.len())
+    ));
     for row in &m.packages {
         let cells: Vec<String> = m
             .variants
@@ -174,8 +215,12 @@ pub fn markdown(m: &Matrix) -> String {
                 None => "·".into(),
             })
             .collect();
+        let sub = sub_variant
+            .as_ref()
+            .map(|v| format!(" {} |", md_escape(&subinterpreter_text(row.cells.get(v)))))
+            .unwrap_or_default();
         out.push(format!(
-            "| {} {} | {} |",
+            "| {} {} | {} |{sub}",
             md_escape(&row.name),
             md_escape(&row.version),
             cells.join(" | ")
@@ -326,6 +371,7 @@ function show(p, ver, abi) {
   const parts = [];
   if (e.imports) parts.push('Modules:\n' + e.imports.map(i => `  ${i.module}: ${i.imported ? 'imported' : 'FAILED ' + (i.error || '')}, GIL after import: ${i.gil_after}` + (i.warnings && i.warnings.length ? '\n    ' + i.warnings.join('\n    ') : '')).join('\n'));
   if (e.stress) parts.push(`Thread stress (${e.stress.snippet_source}, ${e.stress.threads} threads × ${e.stress.rounds} rounds, PYTHON_GIL=${e.stress.python_gil ?? 'unset'}): ${e.stress.passed ? 'passed' : 'FAILED ' + (e.stress.failure || '')} in ${Number(e.stress.seconds).toFixed(2)} s` + (e.stress.errors && e.stress.errors.length ? '\n' + e.stress.errors.join('\n') : ''));
+  if (e.subinterpreters && e.subinterpreters.modules) parts.push(`Subinterpreters (${e.subinterpreters.api}):\n` + Object.entries(e.subinterpreters.modules).map(([m, r]) => `  ${m}: ${r.ok ? 'loads' : 'does not load: ' + r.error}`).join('\n'));
   if (e.tests && e.tests.length) parts.push('Recipe tests:\n' + e.tests.map(t => `  ${t.passed ? '✓' : '✗'} ${t.name}${t.detail ? ': ' + t.detail : ''}`).join('\n'));
   if (e.log) parts.push(`Log: ${e.log}`);
   if (e.log_tail) parts.push('Last lines:\n' + e.log_tail);

@@ -116,12 +116,19 @@ pub async fn assess(
             .await,
         )
     };
+    // Whether each module also loads in a subinterpreter (PEP 684/734): recorded, not judged.
+    let subinterpreters = if modules.is_empty() {
+        None
+    } else {
+        Some(subinterpreter_imports(&python, prefix, modules).await)
+    };
     let evidence = serde_json::json!({
         "abi": abi.tag(),
         "modules": modules,
         "imports": imports,
         "stress": stress_result,
         "tests": tests,
+        "subinterpreters": subinterpreters,
     });
     let (verdict, reason) = decide(
         abi,
@@ -224,6 +231,32 @@ pub fn decide(
             format!("{n} module(s) import; tests and thread stress pass"),
         ),
         (false, false) => (Verdict::Ok, format!("{n} module(s) import")),
+    }
+}
+
+async fn subinterpreter_imports(
+    python: &Path,
+    prefix: &Path,
+    modules: &[ExtensionModule],
+) -> serde_json::Value {
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg("-c")
+        .arg(ftforge_interpreter::probes::SUBINTERPRETERS)
+        .args(modules.iter().map(|m| m.name.clone()))
+        .current_dir(prefix)
+        .kill_on_drop(true);
+    activate(&mut cmd, prefix);
+    match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
+        Ok(Ok(out)) => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            stdout
+                .lines()
+                .last()
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or_else(|| serde_json::json!({"error": describe_exit(&out.status, &String::from_utf8_lossy(&out.stderr))}))
+        }
+        Ok(Err(e)) => serde_json::json!({"error": e.to_string()}),
+        Err(_) => serde_json::json!({"error": "no result within 120 s"}),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct Row {
 pub struct Cell {
     pub verdict: Verdict,
     pub reason: String,
+    /// Modules that do not load in a subinterpreter (`None` when that probe did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subinterpreter_failures: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     pub evidence: serde_json::Value,
@@ -123,6 +126,16 @@ impl Matrix {
                 Cell {
                     verdict: record.verdict,
                     reason: record.reason.clone(),
+                    subinterpreter_failures: record
+                        .evidence
+                        .pointer("/subinterpreters/modules")
+                        .and_then(|m| m.as_object())
+                        .map(|m| {
+                            m.iter()
+                                .filter(|(_, r)| r["ok"] != true)
+                                .map(|(name, _)| name.clone())
+                                .collect()
+                        }),
                     filename: record.filename.clone(),
                     evidence: record.evidence.clone(),
                     recorded_at: record.recorded_at.clone(),
