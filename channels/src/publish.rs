@@ -73,74 +73,73 @@ impl Channel {
     /// Publishes packages: each is copied into its subdir and added to the repodata.
     /// Same content is a no-op; different content under the same name is refused
     /// unless `force`.
-    pub fn publish(
-        &self,
-        packages: &[PathBuf],
-        force: bool,
-    ) -> Result<Vec<Published>, ChannelError> {
-        let mut out = Vec::new();
+    pub fn publish(&self, packages: &[PathBuf], force: bool) -> Result<Vec<Published>, ChannelError> {
+        // Read every package first (hashing is the slow part and needs no lock), then
+        // take each subdir's lock once: one read and one write of its repodata per call.
+        let mut by_subdir: std::collections::BTreeMap<String, Vec<(&Path, PackageRecord, String)>> = Default::default();
         for package in packages {
-            out.push(self.publish_one(package, force)?);
+            let (record, filename) = record_for(package)?;
+            by_subdir.entry(record.subdir.clone()).or_default().push((package.as_path(), record, filename));
+        }
+        let mut out = Vec::new();
+        for (subdir, items) in by_subdir {
+            out.extend(self.publish_into(&subdir, items, force)?);
         }
         self.ensure_noarch()?;
         Ok(out)
     }
 
-    fn publish_one(&self, package: &Path, force: bool) -> Result<Published, ChannelError> {
-        let (record, filename) = record_for(package)?;
-        let subdir = record.subdir.clone();
-        let sha256 = hex::encode(record.sha256.expect("record_for hashes"));
-        let size = record.size.unwrap_or_default();
-        let _lock = self.lock_subdir(&subdir)?;
-        let mut repodata = self.read_repodata(&subdir)?;
-        let key = filename.parse().map_err(|_| ChannelError::BadPackage {
-            path: package.to_path_buf(),
-            message: format!("`{filename}` is not name-version-build.conda"),
-        })?;
-        let dest = self.subdir_path(&subdir).join(&filename);
-        let existing = repodata
-            .conda_packages
-            .get(&key)
-            .or_else(|| repodata.packages.get(&key));
-        let outcome = match existing.and_then(|r| r.sha256) {
-            Some(old) if hex::encode(old) == sha256 && dest.is_file() => PublishOutcome::Unchanged,
-            Some(old) if !force => {
-                return Err(ChannelError::Conflict {
-                    subdir,
-                    filename,
-                    existing: hex::encode(old),
-                    new: sha256,
-                })
+    fn publish_into(
+        &self,
+        subdir: &str,
+        items: Vec<(&Path, PackageRecord, String)>,
+        force: bool,
+    ) -> Result<Vec<Published>, ChannelError> {
+        let _lock = self.lock_subdir(subdir)?;
+        let mut repodata = self.read_repodata(subdir)?;
+        let mut changed = false;
+        let mut out = Vec::new();
+        for (package, record, filename) in items {
+            let sha256 = hex::encode(record.sha256.expect("record_for hashes"));
+            let size = record.size.unwrap_or_default();
+            let key = filename.parse().map_err(|_| ChannelError::BadPackage {
+                path: package.to_path_buf(),
+                message: format!("`{filename}` is not name-version-build.conda"),
+            })?;
+            let dest = self.subdir_path(subdir).join(&filename);
+            let existing = repodata.conda_packages.get(&key).or_else(|| repodata.packages.get(&key));
+            let outcome = match existing.and_then(|r| r.sha256) {
+                Some(old) if hex::encode(old) == sha256 && dest.is_file() => PublishOutcome::Unchanged,
+                Some(old) if !force => {
+                    // What was published before this conflict stays published.
+                    if changed {
+                        self.write_repodata(subdir, &repodata)?;
+                    }
+                    return Err(ChannelError::Conflict { subdir: subdir.to_string(), filename, existing: hex::encode(old), new: sha256 });
+                }
+                Some(_) => PublishOutcome::Replaced,
+                None => PublishOutcome::Added,
+            };
+            if outcome != PublishOutcome::Unchanged {
+                if dest != package {
+                    let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(subdir)).map_err(io_err("create a file in", &dest))?;
+                    fs_err::copy(package, tmp.path())
+                        .map_err(|e| ChannelError::Io { action: "copy", path: package.into(), source: e })?;
+                    crate::layout::persist_readable(tmp, &dest)?;
+                }
+                if filename.ends_with(".conda") {
+                    repodata.conda_packages.insert(key, record);
+                } else {
+                    repodata.packages.insert(key, record);
+                }
+                changed = true;
             }
-            Some(_) => PublishOutcome::Replaced,
-            None => PublishOutcome::Added,
-        };
-        if outcome != PublishOutcome::Unchanged {
-            if dest != package {
-                let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(&subdir))
-                    .map_err(io_err("create a file in", &dest))?;
-                fs_err::copy(package, tmp.path()).map_err(|e| ChannelError::Io {
-                    action: "copy",
-                    path: package.into(),
-                    source: e,
-                })?;
-                crate::layout::persist_readable(tmp, &dest)?;
-            }
-            if filename.ends_with(".conda") {
-                repodata.conda_packages.insert(key, record);
-            } else {
-                repodata.packages.insert(key, record);
-            }
-            self.write_repodata(&subdir, &repodata)?;
+            out.push(Published { filename, subdir: subdir.to_string(), path: dest, sha256, size, outcome });
         }
-        Ok(Published {
-            filename,
-            subdir,
-            path: dest,
-            sha256,
-            size,
-            outcome,
-        })
+        if changed {
+            self.write_repodata(subdir, &repodata)?;
+        }
+        Ok(out)
     }
 
     /// Conda clients expect `noarch/repodata.json` in every channel.
