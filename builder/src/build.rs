@@ -199,24 +199,7 @@ pub fn build_key(recipe: &Recipe, rendered: &RenderedRecipe, host: &[RepoDataRec
             .as_bytes(),
     );
     // Every file of the recipe folder (build.sh, patches, sources it ships).
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&recipe.dir)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    for path in files {
-        if let Ok(bytes) = std::fs::read(&path) {
-            hasher.update(
-                path.strip_prefix(&recipe.dir)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .as_bytes(),
-            );
-            hasher.update(&bytes);
-        }
-    }
+    hasher.update(recipe.content_digest().as_bytes());
     hex::encode(hasher.finalize())[..16].to_string()
 }
 

@@ -73,13 +73,22 @@ impl Channel {
     /// Publishes packages: each is copied into its subdir and added to the repodata.
     /// Same content is a no-op; different content under the same name is refused
     /// unless `force`.
-    pub fn publish(&self, packages: &[PathBuf], force: bool) -> Result<Vec<Published>, ChannelError> {
+    pub fn publish(
+        &self,
+        packages: &[PathBuf],
+        force: bool,
+    ) -> Result<Vec<Published>, ChannelError> {
         // Read every package first (hashing is the slow part and needs no lock), then
         // take each subdir's lock once: one read and one write of its repodata per call.
-        let mut by_subdir: std::collections::BTreeMap<String, Vec<(&Path, PackageRecord, String)>> = Default::default();
+        let mut by_subdir: std::collections::BTreeMap<String, Vec<(&Path, PackageRecord, String)>> =
+            Default::default();
         for package in packages {
             let (record, filename) = record_for(package)?;
-            by_subdir.entry(record.subdir.clone()).or_default().push((package.as_path(), record, filename));
+            by_subdir.entry(record.subdir.clone()).or_default().push((
+                package.as_path(),
+                record,
+                filename,
+            ));
         }
         let mut out = Vec::new();
         for (subdir, items) in by_subdir {
@@ -107,24 +116,38 @@ impl Channel {
                 message: format!("`{filename}` is not name-version-build.conda"),
             })?;
             let dest = self.subdir_path(subdir).join(&filename);
-            let existing = repodata.conda_packages.get(&key).or_else(|| repodata.packages.get(&key));
+            let existing = repodata
+                .conda_packages
+                .get(&key)
+                .or_else(|| repodata.packages.get(&key));
             let outcome = match existing.and_then(|r| r.sha256) {
-                Some(old) if hex::encode(old) == sha256 && dest.is_file() => PublishOutcome::Unchanged,
+                Some(old) if hex::encode(old) == sha256 && dest.is_file() => {
+                    PublishOutcome::Unchanged
+                }
                 Some(old) if !force => {
                     // What was published before this conflict stays published.
                     if changed {
                         self.write_repodata(subdir, &repodata)?;
                     }
-                    return Err(ChannelError::Conflict { subdir: subdir.to_string(), filename, existing: hex::encode(old), new: sha256 });
+                    return Err(ChannelError::Conflict {
+                        subdir: subdir.to_string(),
+                        filename,
+                        existing: hex::encode(old),
+                        new: sha256,
+                    });
                 }
                 Some(_) => PublishOutcome::Replaced,
                 None => PublishOutcome::Added,
             };
             if outcome != PublishOutcome::Unchanged {
                 if dest != package {
-                    let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(subdir)).map_err(io_err("create a file in", &dest))?;
-                    fs_err::copy(package, tmp.path())
-                        .map_err(|e| ChannelError::Io { action: "copy", path: package.into(), source: e })?;
+                    let tmp = tempfile::NamedTempFile::new_in(self.subdir_path(subdir))
+                        .map_err(io_err("create a file in", &dest))?;
+                    fs_err::copy(package, tmp.path()).map_err(|e| ChannelError::Io {
+                        action: "copy",
+                        path: package.into(),
+                        source: e,
+                    })?;
                     crate::layout::persist_readable(tmp, &dest)?;
                 }
                 if filename.ends_with(".conda") {
@@ -134,7 +157,14 @@ impl Channel {
                 }
                 changed = true;
             }
-            out.push(Published { filename, subdir: subdir.to_string(), path: dest, sha256, size, outcome });
+            out.push(Published {
+                filename,
+                subdir: subdir.to_string(),
+                path: dest,
+                sha256,
+                size,
+                outcome,
+            });
         }
         if changed {
             self.write_repodata(subdir, &repodata)?;

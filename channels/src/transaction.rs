@@ -99,6 +99,11 @@ pub async fn link(
         .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &journal)
         .map_err(|e| format!("cannot write {}: {e}", journal.display()))?;
+    forget_stale_cache_entries(package_cache, &records);
+    let shas: Vec<(String, String)> = records
+        .iter()
+        .filter_map(|r| Some((cache_entry_name(r), hex::encode(r.package_record.sha256?))))
+        .collect();
     rattler::install::Installer::new()
         .with_package_cache(rattler_cache::package_cache::PackageCache::new(
             package_cache,
@@ -116,7 +121,44 @@ pub async fn link(
         })?;
     std::fs::remove_file(&journal)
         .map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
+    let marks = package_cache.join(MARKS);
+    if std::fs::create_dir_all(&marks).is_ok() {
+        for (name, sha) in shas {
+            let _ = std::fs::write(marks.join(name), sha);
+        }
+    }
     Ok(())
+}
+
+/// Where ftforge notes the sha256 each package-cache entry was extracted from.
+const MARKS: &str = ".ftforge-sha256";
+
+fn cache_entry_name(record: &RepoDataRecord) -> String {
+    let name = record.identifier.to_string();
+    name.trim_end_matches(".conda")
+        .trim_end_matches(".tar.bz2")
+        .to_string()
+}
+
+/// A package rebuilt under the same file name has other contents than the extracted
+/// entry rattler's cache keeps by name: drop entries whose recorded sha256 differs (or
+/// was never recorded by us), so the installer extracts the package at hand.
+fn forget_stale_cache_entries(package_cache: &Path, records: &[RepoDataRecord]) {
+    for record in records {
+        let Some(sha) = record.package_record.sha256.map(hex::encode) else {
+            continue;
+        };
+        let name = cache_entry_name(record);
+        let entry = package_cache.join(&name);
+        if !entry.exists() {
+            continue;
+        }
+        let noted =
+            std::fs::read_to_string(package_cache.join(MARKS).join(&name)).unwrap_or_default();
+        if noted.trim() != sha {
+            let _ = std::fs::remove_dir_all(&entry);
+        }
+    }
 }
 
 #[cfg(test)]

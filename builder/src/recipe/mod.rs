@@ -109,6 +109,31 @@ impl Recipe {
         })
     }
 
+    /// sha256 over every file of the recipe folder (names and contents).
+    pub fn content_digest(&self) -> String {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&self.dir)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+        files.sort();
+        let mut hasher = sha2::Sha256::new();
+        for path in files {
+            if let Ok(bytes) = std::fs::read(&path) {
+                sha2::Digest::update(
+                    &mut hasher,
+                    path.strip_prefix(&self.dir)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .as_bytes(),
+                );
+                sha2::Digest::update(&mut hasher, &bytes);
+            }
+        }
+        hex::encode(sha2::Digest::finalize(hasher))
+    }
+
     /// The variant keys this recipe refers to (by name anywhere in its text).
     pub fn used_variant_keys(&self) -> Vec<String> {
         self.variants
@@ -167,7 +192,7 @@ impl Recipe {
         renderer
             .vars
             .insert("build_platform".into(), platform.into());
-        let hash = variant_hash(variant, platform);
+        let hash = variant_hash(variant, platform, &self.content_digest());
         renderer.vars.insert("hash".into(), hash.clone().into());
 
         let root = self.root.as_mapping().expect("checked at load");
@@ -353,9 +378,13 @@ fn short_hash(input: &BTreeMap<String, String>) -> String {
 }
 
 /// The 7-hex-digit hash of a variant, as `${{ hash }}` gives it.
-pub fn variant_hash(variant: &Variant, platform: &str) -> String {
+/// The 7-hex-digit `${{ hash }}` of a build string: the variant and the recipe's own
+/// files, so a changed recipe never reuses a file name a conda client may have cached
+/// with other contents.
+pub fn variant_hash(variant: &Variant, platform: &str, recipe_digest: &str) -> String {
     let mut input = hash_input(variant, None);
     input.insert("target_platform".into(), platform.into());
+    input.insert("recipe".into(), recipe_digest.into());
     short_hash(&input)
 }
 
