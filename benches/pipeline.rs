@@ -36,24 +36,20 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let channel = dir.path().join("channel");
     let work = dir.path().join("work");
+    let build = || {
+        timed(
+            ftforge()
+                .args(["build", "recipes", "-q", "--channel"])
+                .arg(&channel)
+                .arg("--work-dir")
+                .arg(&work)
+                .current_dir(repo_root()),
+        )
+    };
     let cpu_before = children_cpu_seconds();
-    let wall = timed(
-        ftforge()
-            .args(["build", "recipes", "-q", "--channel"])
-            .arg(&channel)
-            .arg("--work-dir")
-            .arg(&work)
-            .current_dir(repo_root()),
-    );
+    let wall = build();
     let cpu = children_cpu_seconds() - cpu_before;
-    let noop = timed(
-        ftforge()
-            .args(["build", "recipes", "-q", "--channel"])
-            .arg(&channel)
-            .arg("--work-dir")
-            .arg(&work)
-            .current_dir(repo_root()),
-    );
+    let noop = build();
     let plan = timed(
         ftforge()
             .args(["plan", "recipes", "--channel"])
