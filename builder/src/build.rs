@@ -813,6 +813,11 @@ pub fn failure_record(
     if !error.is_package_failure() {
         return None;
     }
+    // An interpreter that does not build is an error of the distribution, not a verdict
+    // on a package (its python_abi and metapackages are not judged either).
+    if recipe.render(variant).ok()?.outputs.iter().any(is_interpreter) {
+        return None;
+    }
     let abi = variant_abi(variant);
     let rendered = recipe.render(variant).ok()?;
     let output = rendered
