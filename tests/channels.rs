@@ -322,7 +322,9 @@ fn an_interrupted_install_is_rolled_back_by_the_next_one() {
     let started = std::time::Instant::now();
     while !journal.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("the install ended ({status}) before it started linking; run it by hand to see why");
+            panic!(
+                "the install ended ({status}) before it started linking; run it by hand to see why"
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }

@@ -112,10 +112,10 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
     // py-rattler puts the noarch package into each interpreter's own site-packages (CEP 17).
     for (meta, site) in [
         (
-            "python-freethreading 3.14.7",
+            "python-freethreading 3.14.7.*",
             "lib/python3.14t/site-packages",
         ),
-        ("python-gil 3.14.7", "lib/python3.14/site-packages"),
+        ("python-gil 3.14.7.*", "lib/python3.14/site-packages"),
     ] {
         let prefix = tempfile::tempdir().unwrap();
         py_rattler_install(

@@ -39,15 +39,31 @@ fn find<'a>(
 
 #[test]
 fn interpreters_build_relocate_and_run_with_the_right_gil_state() {
-    let channel = interpreter_channel();
+    let (channel, reports) = interpreter_build();
 
     let linux = repodata(&channel, "linux-64");
     let noarch = repodata(&channel, "noarch");
+    // Every output this build produced (or reused), by file name.
+    let built: Vec<String> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["filename"].as_str().unwrap().to_string())
+        })
+        .collect();
     for &(version, tag, freethreading) in VARIANTS {
         let abi: PythonAbi = tag.parse().unwrap();
         // The python package: build string, features, site-packages path, pins.
-        let pythons = find(&linux, "python", &format!("_{tag}"));
-        assert_eq!(pythons.len(), 1, "one python *_{tag} in {linux}");
+        let pythons: Vec<_> = find(&linux, "python", &format!("_{tag}"))
+            .into_iter()
+            .filter(|(f, _)| built.contains(f))
+            .collect();
+        assert_eq!(pythons.len(), 1, "one python *_{tag} built: {built:?}");
         let (filename, record) = pythons[0];
         assert_eq!(record["version"], version);
         assert!(filename.ends_with(".conda"));
@@ -100,7 +116,7 @@ fn interpreters_build_relocate_and_run_with_the_right_gil_state() {
             .prefix("pyrattler-env-")
             .tempdir()
             .unwrap();
-        let spec = format!("python =={version} *_{tag}");
+        let spec = format!("python =={version} {}", record["build"].as_str().unwrap());
         let installed =
             py_rattler_install(channel.to_str().unwrap(), prefix.path(), &[spec.as_str()]);
         let names: Vec<&str> = installed["records"]

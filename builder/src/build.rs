@@ -815,7 +815,13 @@ pub fn failure_record(
     }
     // An interpreter that does not build is an error of the distribution, not a verdict
     // on a package (its python_abi and metapackages are not judged either).
-    if recipe.render(variant).ok()?.outputs.iter().any(is_interpreter) {
+    if recipe
+        .render(variant)
+        .ok()?
+        .outputs
+        .iter()
+        .any(is_interpreter)
+    {
         return None;
     }
     let abi = variant_abi(variant);

@@ -42,11 +42,19 @@ pub fn host_python() -> String {
 /// Installs `specs` from `channel` into `prefix` with py-rattler; returns its JSON.
 pub fn py_rattler_install(channel: &str, prefix: &Path, specs: &[&str]) -> serde_json::Value {
     let script = repo_root().join("tests/support/py_rattler_install.py");
-    let out = run(Command::new(host_python())
-        .arg(script)
-        .arg(channel)
-        .arg(prefix)
-        .args(specs));
+    let attempt = || {
+        run(Command::new(host_python())
+            .arg(&script)
+            .arg(channel)
+            .arg(prefix)
+            .args(specs))
+    };
+    let mut out = attempt();
+    // py-rattler has been seen dying by a signal at exit when two installs run at once;
+    // that is the client's crash, not an answer: ask it once more.
+    if std::os::unix::process::ExitStatusExt::signal(&out.status).is_some() {
+        out = attempt();
+    }
     assert!(
         out.status.success(),
         "py-rattler could not install {specs:?} from {channel}:\n{}\n{}",
@@ -62,11 +70,20 @@ pub fn py_rattler_install(channel: &str, prefix: &Path, specs: &[&str]) -> serde
 /// The channel the integration tests share: the interpreters (built once, then reused
 /// from the build cache) plus whatever each test adds. Serialized within a test binary.
 pub fn interpreter_channel() -> PathBuf {
-    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    interpreter_build().0
+}
+
+/// The shared channel and the build reports (`ftforge build --json`) of its interpreters.
+pub fn interpreter_build() -> (PathBuf, serde_json::Value) {
+    static BUILD: std::sync::Mutex<Option<(PathBuf, serde_json::Value)>> =
+        std::sync::Mutex::new(None);
+    let mut done = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = done.as_ref() {
+        return found.clone();
+    }
     let channel = test_cache().join("channel-main");
     let out = run(ftforge()
-        .args(["build", "recipes/python", "--channel"])
+        .args(["build", "recipes/python", "--json", "--channel"])
         .arg(&channel)
         .current_dir(repo_root()));
     assert!(
@@ -75,7 +92,10 @@ pub fn interpreter_channel() -> PathBuf {
         text(&out.stderr),
         text(&out.stdout)
     );
-    channel
+    let reports: serde_json::Value =
+        serde_json::from_str(&text(&out.stdout)).expect("build --json prints the reports");
+    *done = Some((channel.clone(), reports.clone()));
+    (channel, reports)
 }
 
 /// The shared channel with `recipes` (paths under recipes/) built into it, for the
