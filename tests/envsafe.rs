@@ -12,13 +12,21 @@ use std::time::Instant;
 
 use common::*;
 
-fn free_threaded_env(version: &str) -> (tempfile::TempDir, PathBuf) {
+/// A free-threaded environment installed by py-rattler, one per version per test run.
+fn free_threaded_env(version: &str) -> PathBuf {
+    static ENVS: std::sync::Mutex<Vec<(String, tempfile::TempDir)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut envs = ENVS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, dir)) = envs.iter().find(|(v, _)| v == version) {
+        return dir.path().join("bin/python");
+    }
     let channel = interpreter_channel();
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("python-freethreading {version}.*");
     py_rattler_install(channel.to_str().unwrap(), dir.path(), &[spec.as_str()]);
     let python = dir.path().join("bin/python");
-    (dir, python)
+    envs.push((version.to_string(), dir));
+    python
 }
 
 /// Runs mtenv.py for `seconds`; returns (survived, signal, seconds it ran).
@@ -57,7 +65,7 @@ fn the_race_is_survived_with_the_mitigation_and_crashes_without_it() {
         glibc_below_2_40(),
         "this machine's glibc already fixes the race; the test needs glibc < 2.40"
     );
-    let (_dir, python) = free_threaded_env("3.14");
+    let python = free_threaded_env("3.14");
     let active = run(Command::new(&python).args([
         "-c",
         "import ctypes; print(ctypes.CDLL(None).ftforge_envsafe_active())",
@@ -84,15 +92,30 @@ fn the_race_is_survived_with_the_mitigation_and_crashes_without_it() {
 
 #[test]
 fn environment_semantics_and_cpython_test_os_are_unchanged() {
-    let (_dir, python) = free_threaded_env("3.14");
-    let out =
-        run(Command::new(&python).arg(repo_root().join("tests/support/environ_semantics.py")));
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
+    let python = free_threaded_env("3.14");
+    let transcript = |envsafe: &str| {
+        let out = run(Command::new(&python)
+            .arg(repo_root().join("tests/support/environ_semantics.py"))
+            .env("FTFORGE_ENVSAFE", envsafe));
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let with = transcript("1");
+    let without = transcript("0");
+    assert_eq!(
+        with, without,
+        "the environment behaves differently with the mitigation"
     );
+    assert!(
+        with.contains("all of many updates readable from C True"),
+        "{with}"
+    );
+    assert!(with.contains("set after clearenv 'yes'"), "{with}");
 
     // CPython's own environment tests, from the source tree the interpreter was built from.
     let work = test_cache().join("work");
@@ -108,7 +131,9 @@ fn environment_semantics_and_cpython_test_os_are_unchanged() {
         .expect("the 3.14t build's source tree in the test cache");
     let tests = [
         "test.test_os.EnvironTests",
-        "test.test_os.PosixTester",
+        "test.test_os.ExecTests",
+        "test.test_posix.PosixTester.test_environ",
+        "test.test_posix.PosixTester.test_putenv",
         "test.test_subprocess.ProcessTestCase.test_env",
     ];
     let out = run(Command::new(&python)
@@ -129,7 +154,7 @@ fn environment_semantics_and_cpython_test_os_are_unchanged() {
 #[ignore = "10 minutes: run with `cargo test --test envsafe -- --ignored`"]
 fn five_runs_of_sixty_seconds_on_both_free_threaded_interpreters() {
     for version in ["3.14", "3.13"] {
-        let (_dir, python) = free_threaded_env(version);
+        let python = free_threaded_env(version);
         for run_index in 1..=5 {
             let (survived, signal, seconds) = mtenv(&python, 60, true);
             eprintln!(

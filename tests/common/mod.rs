@@ -57,7 +57,8 @@ pub fn py_rattler_install(channel: &str, prefix: &Path, specs: &[&str]) -> serde
     }
     assert!(
         out.status.success(),
-        "py-rattler could not install {specs:?} from {channel}:\n{}\n{}",
+        "py-rattler could not install {specs:?} from {channel} ({}):\n{}\n{}",
+        out.status,
         text(&out.stdout),
         text(&out.stderr)
     );
