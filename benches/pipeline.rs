@@ -50,6 +50,14 @@ fn main() {
     let wall = build();
     let cpu = children_cpu_seconds() - cpu_before;
     let noop = build();
+    // The verdicts of the run, for the record.
+    let matrix = ftforge()
+        .args(["matrix", "-c"])
+        .arg(&channel)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&matrix.stdout));
     let plan = timed(
         ftforge()
             .args(["plan", "recipes", "--channel"])
