@@ -13,13 +13,13 @@ use support::*;
 const SCRIPT: &str = r#"
 import os, resource, sys, time
 n = int(sys.argv[1])
-keys = [f"BENCH_{i % 5000}" for i in range(n)]
-values = ["x" * (i % 50) for i in range(n)]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
-for k, v in zip(keys, values):
-    os.environ[k] = v
+for i in range(n):
+    os.environ[f"BENCH_{i % 5000}"] = "x" * (i % 50)
 seconds = time.perf_counter() - start
-print(f"{n / seconds:.0f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"{n / seconds:.0f} {after} {after - before}")
 "#;
 
 fn main() {
@@ -40,7 +40,7 @@ fn main() {
             ]),
     );
     let python = prefix.join("bin/python");
-    let measure = |envsafe: bool| -> (f64, f64) {
+    let measure = |envsafe: bool| -> (f64, f64, f64) {
         let mut runs = Vec::new();
         for _ in 0..3 {
             let mut cmd = Command::new(&python);
@@ -56,13 +56,17 @@ fn main() {
             );
             let text = String::from_utf8_lossy(&out.stdout);
             let mut parts = text.split_whitespace().map(|p| p.parse::<f64>().unwrap());
-            runs.push((parts.next().unwrap(), parts.next().unwrap()));
+            runs.push((
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            ));
         }
         runs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         runs[1]
     };
-    let (on_rate, on_rss) = measure(true);
-    let (off_rate, off_rss) = measure(false);
+    let (on_rate, on_rss, on_growth) = measure(true);
+    let (off_rate, off_rss, off_growth) = measure(false);
     println!(
         "os.environ[k] = v, 1,000,000 updates over 5,000 keys (median of 3), free-threaded 3.14:"
     );

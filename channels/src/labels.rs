@@ -119,14 +119,14 @@ fn prune(dir: &Path, repodata: &RepoData) -> Result<(), ChannelError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
+    let listed: std::collections::HashSet<String> = repodata
+        .conda_packages
+        .keys()
+        .map(|k| k.to_string())
+        .collect();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".conda")
-            && !repodata
-                .conda_packages
-                .keys()
-                .any(|k| k.to_string() == name)
-        {
+        if name.ends_with(".conda") && !listed.contains(&name) {
             std::fs::remove_file(entry.path()).map_err(io_err("remove", &entry.path()))?;
         }
     }
