@@ -71,12 +71,14 @@ fn main() {
         "os.environ[k] = v, 1,000,000 updates over 5,000 keys (median of 3), free-threaded 3.14:"
     );
     println!(
-        "  glibc setenv (mitigation off): {off_rate:>10.0} updates/s   max RSS {:.1} MiB",
-        off_rss / 1024.0
+        "  glibc setenv (mitigation off): {off_rate:>10.0} updates/s   max RSS {:.1} MiB (+{:.1} MiB during the updates)",
+        off_rss / 1024.0,
+        off_growth / 1024.0
     );
     println!(
-        "  ftforge envsafe (on)         : {on_rate:>10.0} updates/s   max RSS {:.1} MiB",
-        on_rss / 1024.0
+        "  ftforge envsafe (on)         : {on_rate:>10.0} updates/s   max RSS {:.1} MiB (+{:.1} MiB during the updates)",
+        on_rss / 1024.0,
+        on_growth / 1024.0
     );
     println!(
         "  throughput ratio on/off: {:.3}   memory ratio on/off: {:.3}",
