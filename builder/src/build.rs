@@ -337,8 +337,18 @@ pub async fn build_variant(
     settings: &BuildSettings,
     reporter: &dyn Reporter,
 ) -> Result<BuildReport, BuildError> {
-    let started = Instant::now();
     let plan = plan_job(recipe, variant, settings)?;
+    build_planned(recipe, plan, settings, reporter).await
+}
+
+/// Builds a job whose plan is already made (reusing an identical earlier build).
+pub async fn build_planned(
+    recipe: &Recipe,
+    plan: JobPlan,
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
     let rendered = plan.rendered.clone();
     let job = plan.job.clone();
     let key = plan.key.clone();

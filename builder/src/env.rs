@@ -60,7 +60,14 @@ pub fn select(specs: &[String], records: &[RepoDataRecord]) -> (Vec<RepoDataReco
         if chosen.iter().any(|r| spec.matches(&r.package_record)) {
             continue;
         }
-        match best_match(&spec, records) {
+        // Only candidates whose dependencies agree with what is already chosen (a cffi
+        // built for cp314t does not join a cp314 environment).
+        let consistent: Vec<RepoDataRecord> = records
+            .iter()
+            .filter(|r| agrees_with(r, &chosen))
+            .cloned()
+            .collect();
+        match best_match(&spec, &consistent) {
             Some(record) => {
                 queue.extend(record.package_record.depends.iter().cloned());
                 chosen.push(record.clone());
@@ -69,6 +76,20 @@ pub fn select(specs: &[String], records: &[RepoDataRecord]) -> (Vec<RepoDataReco
         }
     }
     (chosen, missing)
+}
+
+/// Every dependency of `candidate` on a package already in `chosen` is satisfied by it.
+fn agrees_with(candidate: &RepoDataRecord, chosen: &[RepoDataRecord]) -> bool {
+    candidate.package_record.depends.iter().all(|dep| {
+        let Ok(spec) = MatchSpec::from_str(dep, ParseStrictness::Lenient) else {
+            return true;
+        };
+        let same_name: Vec<&RepoDataRecord> = chosen
+            .iter()
+            .filter(|r| spec.name.matches(&r.package_record.name))
+            .collect();
+        same_name.is_empty() || same_name.iter().any(|r| spec.matches(&r.package_record))
+    })
 }
 
 /// A package's `info/run_exports.json`, read from its archive.

@@ -10,7 +10,7 @@ use ftforge_channels::{CompatRecord, Verdict};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::build::{
-    build_variant, cached_failure, failure_record, job_name, plan_job, remember_failure,
+    build_planned, cached_failure, failure_record, job_name, plan_job, remember_failure,
     skipped_record, variant_abi, BuildError, BuildReport, BuildSettings, OutputReport,
 };
 use crate::progress::Reporter;
@@ -164,12 +164,22 @@ pub async fn build_all(
                 record_verdicts(settings, &mut outcome, records, reporter, &node.job);
                 continue;
             }
-            // An identical build failed before: the same verdict, nothing runs.
-            let key = plan_job(recipe, variant, settings).ok().map(|p| p.key);
-            if let Some(record) = key
-                .as_deref()
-                .filter(|_| !settings.force)
-                .and_then(|k| cached_failure(&settings.channel, k))
+            // Plan once: an identical build that failed before gives the same verdict and
+            // nothing runs; one that succeeded is reused inside `build_planned`.
+            let plan = match plan_job(recipe, variant, settings) {
+                Ok(plan) => plan,
+                Err(error) => {
+                    state[node.index] = State::Failed;
+                    done += 1;
+                    reporter.overall(done as u64, jobs.len() as u64);
+                    reporter.finished(&node.job, false, "failed");
+                    outcome.tool_errors.push(error);
+                    continue;
+                }
+            };
+            if let Some(record) = (!settings.force)
+                .then(|| cached_failure(&settings.channel, &plan.key))
+                .flatten()
             {
                 state[node.index] = State::Failed;
                 done += 1;
@@ -187,13 +197,14 @@ pub async fn build_all(
             }
             state[node.index] = State::Running;
             let index = node.index;
+            let key = plan.key.clone();
             running.push(async move {
                 let started = std::time::Instant::now();
-                let result = build_variant(recipe, variant, settings, reporter).await;
-                (index, result, started.elapsed().as_secs_f64())
+                let result = build_planned(recipe, plan, settings, reporter).await;
+                (index, key, result, started.elapsed().as_secs_f64())
             });
         }
-        let Some((index, result, seconds)) = running.next().await else {
+        let Some((index, key, result, seconds)) = running.next().await else {
             break;
         };
         done += 1;
@@ -225,9 +236,7 @@ pub async fn build_all(
                 let job = nodes[index].job.clone();
                 match failure_record(recipe, variant, &error, seconds) {
                     Some(record) => {
-                        if let Ok(plan) = plan_job(recipe, variant, settings) {
-                            let _ = remember_failure(&settings.channel, &plan.key, &record);
-                        }
+                        let _ = remember_failure(&settings.channel, &key, &record);
                         reporter.finished(
                             &job,
                             false,
