@@ -200,12 +200,14 @@ tests:
     std::fs::write(broken.join("recipe.yaml"), "package: {name: broken, version: \"1.0\"}\nbuild:\n  script:\n    - echo compiling the impossible\n    - exit 7\nrequirements:\n  host: [python]\n").unwrap();
     std::fs::write(dir.path().join("variants.yaml"), "python: [\"3.14.* *_cp314t\"]\nis_freethreading: [true]\nzip_keys: [[python, is_freethreading]]\n").unwrap();
 
+    // The channel given as a relative path, from its parent directory, as users type it.
     let out = run(ftforge()
         .args(["build"])
         .arg(&mmh3)
         .arg(&broken)
         .arg("--channel")
-        .arg(&channel));
+        .arg(channel.file_name().unwrap())
+        .current_dir(channel.parent().unwrap()));
     let stderr = text(&out.stderr);
     assert!(
         out.status.success(),

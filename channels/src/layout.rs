@@ -54,8 +54,12 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// A channel at `root` (made absolute: package URLs are `file://` URLs).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        Self {
+            root: std::path::absolute(&root).unwrap_or(root),
+        }
     }
 
     pub fn subdir_path(&self, subdir: &str) -> PathBuf {
