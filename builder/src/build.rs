@@ -788,7 +788,7 @@ fn dependencies(
 /// The ABI column of packages built without an interpreter variant.
 pub const NO_ABI: &str = "any";
 
-fn compat_record(
+pub(crate) fn compat_record(
     output: &RenderedOutput,
     abi: Option<&PythonAbi>,
     verdict: Verdict,

@@ -10,8 +10,9 @@ use ftforge_channels::{CompatRecord, Verdict};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::build::{
-    build_planned, cached_failure, failure_record, job_name, plan_job, remember_failure,
-    skipped_record, variant_abi, BuildError, BuildReport, BuildSettings, OutputReport,
+    build_planned, cached_failure, compat_record, failure_record, job_name, plan_job,
+    remember_failure, skipped_record, variant_abi, BuildError, BuildReport, BuildSettings,
+    OutputReport,
 };
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
@@ -222,9 +223,7 @@ pub async fn build_all(
                 let abi = variant_abi(variant).map(|a| a.tag()).unwrap_or_default();
                 if let Ok(data) = settings.channel.read_compat() {
                     for o in &report.outputs {
-                        if let Some(r) =
-                            data.records.get(&format!("{}/{}/{abi}", o.name, o.version))
-                        {
+                        if let Some(r) = data.get(&o.name, &o.version, &abi) {
                             outcome.verdicts.push(r.clone());
                         }
                     }
@@ -281,24 +280,17 @@ fn without_building(
     let records = rendered
         .outputs
         .iter()
-        .filter_map(|o| noarch_built.get(&format!("{}.conda", o.dist_name())))
-        .filter_map(|r| {
-            Some(CompatRecord {
-                package: r.name.clone(),
-                version: r.version.clone(),
-                abi: abi.tag(),
-                python: abi.py_ver(),
-                freethreading: abi.freethreading,
-                verdict: r.verdict?,
-                filename: Some(r.filename.clone()),
-                subdir: Some(r.subdir.clone()),
-                reason: format!(
-                    "{} (noarch: the same package as for the first variant)",
-                    r.reason.clone().unwrap_or_default()
-                ),
-                evidence: serde_json::json!({"abi": abi.tag(), "same_package_as": r.filename}),
-                recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            })
+        .filter_map(|o| {
+            let built = noarch_built.get(&format!("{}.conda", o.dist_name()))?;
+            let reason = format!(
+                "{} (noarch: the same package as for the first variant)",
+                built.reason.clone().unwrap_or_default()
+            );
+            let evidence = serde_json::json!({"abi": abi.tag(), "same_package_as": built.filename});
+            let mut record = compat_record(o, Some(&abi), built.verdict?, &reason, evidence, None);
+            record.filename = Some(built.filename.clone());
+            record.subdir = Some(built.subdir.clone());
+            Some(record)
         })
         .collect();
     Some(("noarch: built once".into(), records))
@@ -310,19 +302,15 @@ fn skipped_record_any(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord
         let abi = variant_abi(variant)?;
         let rendered = recipe.render(variant).ok()?;
         let output = rendered.outputs.iter().find(|o| o.name != "python")?;
-        Some(CompatRecord {
-            package: output.name.clone(),
-            version: output.version.clone(),
-            abi: abi.tag(),
-            python: abi.py_ver(),
-            freethreading: abi.freethreading,
-            verdict: Verdict::Skipped,
-            filename: None,
-            subdir: None,
-            reason: String::new(),
-            evidence: serde_json::json!({"abi": abi.tag()}),
-            recorded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        })
+        let evidence = serde_json::json!({"abi": abi.tag()});
+        Some(compat_record(
+            output,
+            Some(&abi),
+            Verdict::Skipped,
+            "",
+            evidence,
+            None,
+        ))
     })
 }
 

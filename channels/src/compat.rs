@@ -114,7 +114,7 @@ pub struct CompatRecord {
 
 impl CompatRecord {
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.package, self.version, self.abi)
+        compat_key(&self.package, &self.version, &self.abi)
     }
 
     /// A record of version 1.0 with an empty evidence, for tests of what reads verdicts.
@@ -136,6 +136,11 @@ impl CompatRecord {
     }
 }
 
+/// How `compat.json` keys a verdict: `package/version/abi`.
+pub fn compat_key(package: &str, version: &str, abi: &str) -> String {
+    format!("{package}/{version}/{abi}")
+}
+
 /// The `compat.json` document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompatData {
@@ -145,6 +150,13 @@ pub struct CompatData {
     /// Interpreter facts and probes, keyed by ABI tag (filled by builds of `python`).
     #[serde(default)]
     pub interpreters: BTreeMap<String, serde_json::Value>,
+}
+
+impl CompatData {
+    /// The verdict of `package` `version` on `abi`, if one was recorded.
+    pub fn get(&self, package: &str, version: &str, abi: &str) -> Option<&CompatRecord> {
+        self.records.get(&compat_key(package, version, abi))
+    }
 }
 
 impl Channel {

@@ -124,12 +124,12 @@ impl Available {
         let root = self.roots.get(record.channel.as_deref()?)?;
         let data = self.compat.get(root)?;
         let abi = record_abi(&record.package_record).or_else(|| env_abi.map(String::from))?;
-        let key = format!(
-            "{}/{}/{abi}",
+        data.get(
             record.package_record.name.as_normalized(),
-            record.package_record.version.as_str()
-        );
-        data.records.get(&key).map(|r| (r, abi))
+            &record.package_record.version.as_str(),
+            &abi,
+        )
+        .map(|r| (r, abi))
     }
 }
 

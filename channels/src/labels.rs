@@ -52,8 +52,10 @@ pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool
     if name == "python" || name == "python_abi" {
         return true;
     }
-    let key = format!("{}/{}/{abi}", name, record.version.as_str());
-    match compat.records.get(&key).map(|r| r.verdict) {
+    match compat
+        .get(name, &record.version.as_str(), &abi)
+        .map(|r| r.verdict)
+    {
         Some(v) if freethreading => v.is_gil_free(),
         Some(v) => matches!(v, Verdict::Ok | Verdict::Verified | Verdict::PurePython),
         // Not judged (a package published by hand): only the GIL label takes it.
