@@ -446,61 +446,34 @@ fn select_jobs<'a>(
 }
 
 fn plan(args: BuildArgs) -> Result<ExitCode> {
+    use ftforge_builder::session::PlanAction;
     let recipes = discover_recipes(&args.recipes)?;
     let jobs = select_jobs(&recipes, &args);
     let settings = build_settings(&args, 1);
-    let nodes = ftforge_builder::session::graph(&jobs);
-    let mut rows = Vec::new();
-    for (node, (recipe, variant)) in nodes.iter().zip(&jobs) {
-        let plan = ftforge_builder::build::plan_job(recipe, variant, &settings)?;
-        let action = if plan.reusable.is_some() && !args.force {
-            "reuse"
-        } else {
-            "build"
-        };
-        rows.push(serde_json::json!({
-            "index": node.index,
-            "job": node.job,
-            "recipe": node.recipe,
-            "abi": node.abi,
-            "action": action,
-            "key": plan.key,
-            "depends_on": node.depends_on.iter().map(|&i| nodes[i].job.clone()).collect::<Vec<_>>(),
-            "host": plan.host_records.iter().map(|r| r.identifier.to_string()).collect::<Vec<_>>(),
-            "not_in_channel": plan.missing,
-        }));
-    }
+    let rows = ftforge_builder::session::plan(&jobs, &settings)?;
     if args.output.json {
         println!("{}", serde_json::to_string_pretty(&rows).into_diagnostic()?);
         return Ok(ExitCode::SUCCESS);
     }
-    let builds = rows.iter().filter(|r| r["action"] == "build").count();
+    let builds = rows
+        .iter()
+        .filter(|r| r.action == PlanAction::Build)
+        .count();
     for r in &rows {
-        let deps = r["depends_on"]
-            .as_array()
-            .map(|d| {
-                d.iter()
-                    .filter_map(|x| x.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        let action = if r["action"] == "build" {
-            console::style("build").yellow()
-        } else {
-            console::style("reuse").green()
+        let action = match r.action {
+            PlanAction::Build => console::style("build").yellow(),
+            PlanAction::Reuse => console::style("reuse").green(),
         };
-        let after = if deps.is_empty() {
+        let after = if r.after.is_empty() {
             String::new()
         } else {
-            format!("  after: {deps}")
+            format!("  after: {}", r.after.join(", "))
         };
-        let key = r["key"].as_str().unwrap_or_default();
         println!(
             "{:>3}  {action}  {:<34} {}{after}",
-            r["index"],
-            r["job"].as_str().unwrap_or_default(),
-            &key[..8.min(key.len())]
+            r.node.index,
+            r.node.job,
+            &r.key[..8.min(r.key.len())]
         );
     }
     println!(

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod env;
+pub mod job;
 pub mod mirrors;
 pub mod package;
 pub mod plan;

@@ -126,6 +126,9 @@ pub struct PackageInput<'a> {
     pub recipe_dir: &'a Path,
     pub rendered_recipe: &'a serde_json::Value,
     pub extra_about: serde_json::Value,
+    /// Seconds since the epoch for `index.json`'s timestamp and the archive's file
+    /// times: the same inputs give a byte-identical package.
+    pub timestamp: i64,
 }
 
 /// Writes `<out_dir>/<name>-<version>-<build>.conda` and returns its path.
@@ -207,7 +210,8 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
 
     let out_path = out_dir.join(format!("{}.conda", output.dist_name()));
     let tmp = tempfile::NamedTempFile::new_in(out_dir).map_err(io("create a file in", out_dir))?;
-    let timestamp = jiff::Timestamp::now();
+    let timestamp =
+        jiff::Timestamp::from_second(input.timestamp).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     rattler_package_streaming::write::write_conda_package(
         tmp.as_file(),
         root,
@@ -236,7 +240,7 @@ fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageErro
         "build_number": output.build_number,
         "depends": input.depends,
         "subdir": output.subdir(),
-        "timestamp": chrono::Utc::now().timestamp_millis(),
+        "timestamp": input.timestamp * 1000,
     });
     let obj = index.as_object_mut().expect("object literal");
     if !input.constrains.is_empty() {

@@ -82,29 +82,23 @@ pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
     Ok(dependency_order(recipes))
 }
 
-/// The package names a recipe produces and the names it needs (host and run), from
-/// its first variant.
+/// The package names a recipe produces and the names it needs (build, host and run),
+/// from its first variant.
 fn names(recipe: &Recipe) -> (Vec<String>, Vec<String>) {
     let variant = recipe
         .variant_combinations()
         .into_iter()
         .next()
         .unwrap_or_default();
-    let Ok(rendered) = recipe.render(&variant) else {
-        return (Vec::new(), Vec::new());
-    };
-    let produces = rendered.outputs.iter().map(|o| o.name.clone()).collect();
-    let needs = rendered
-        .outputs
-        .iter()
-        .flat_map(|o| o.requirements.host.iter().chain(&o.requirements.run))
-        .filter_map(|r| r.split_whitespace().next().map(String::from))
-        .collect();
-    (produces, needs)
+    match crate::job::Job::new(recipe, &variant) {
+        Ok(job) => (job.produces().map(String::from).collect(), job.needs()),
+        Err(_) => (Vec::new(), Vec::new()),
+    }
 }
 
 /// Orders recipes so that every recipe comes after the recipes producing what it
-/// needs (ties by directory); recipes in a cycle keep their directory order at the end.
+/// needs (ties by directory); recipes in a cycle keep their directory order at the end
+/// (the session's graph then refuses the cycle, naming it).
 pub fn dependency_order(mut recipes: Vec<Recipe>) -> Vec<Recipe> {
     recipes.sort_by(|a, b| a.dir.cmp(&b.dir));
     let info: Vec<(Vec<String>, Vec<String>)> = recipes.iter().map(names).collect();

@@ -2,18 +2,21 @@
 //! to `parallel` jobs run at once; a job starts when the jobs it depends on (same
 //! interpreter ABI) are done. A package that fails is a result (a `build-failed`
 //! verdict with its evidence) and only its dependents are held back (`skipped`,
-//! blocked); tool errors are errors. `noarch: python` packages are built once.
+//! blocked); tool errors are errors. A `noarch: python` package is built once, by its
+//! first variant, and judged on the interpreter of every other variant. Interpreter
+//! health probes run at the end, one at a time, when no build competes with them.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use ftforge_channels::{CompatRecord, Verdict};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::build::{
-    build_planned, cached_failure, compat_record, failure_record, job_name, plan_job,
-    remember_failure, skipped_record, variant_abi, BuildError, BuildReport, BuildSettings,
-    OutputReport,
+    blocked_record, build_job, cached_failure, failure_record, judge_published, plan_job,
+    remember_failure, skipped_record, BuildError, BuildReport, BuildSettings,
 };
+use crate::job::Job;
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
 use crate::variants::Variant;
@@ -41,71 +44,95 @@ pub struct JobNode {
     pub depends_on: Vec<usize>,
 }
 
-/// Names a recipe's outputs produce and the names they need.
-fn names(recipe: &Recipe, variant: &Variant) -> (Vec<String>, Vec<String>, bool) {
-    let Ok(r) = recipe.render(variant) else {
-        return (Vec::new(), Vec::new(), false);
-    };
-    let produces = r.outputs.iter().map(|o| o.name.clone()).collect();
-    let needs = r
-        .outputs
+/// Renders every (recipe, variant) pair once.
+pub fn jobs<'r>(pairs: &[(&'r Recipe, Variant)]) -> Result<Vec<Job<'r>>, BuildError> {
+    pairs
         .iter()
-        .flat_map(|o| {
-            o.requirements
-                .host
-                .iter()
-                .chain(&o.requirements.run)
-                .chain(&o.requirements.build)
-        })
-        .filter_map(|s| s.split_whitespace().next().map(String::from))
-        .collect();
-    let noarch_python = !r.outputs.is_empty()
-        && r.outputs
-            .iter()
-            .all(|o| o.noarch.as_deref() == Some("python"));
-    (produces, needs, noarch_python)
+        .map(|(recipe, variant)| Job::new(recipe, variant).map_err(BuildError::from))
+        .collect()
 }
 
 /// The dependency graph of `jobs`: job B waits for job A when B's recipe needs a name
 /// A's recipe produces and they share the interpreter ABI (or A has none); the later
-/// variants of a noarch recipe wait for its first.
-pub fn graph(jobs: &[(&Recipe, Variant)]) -> Vec<JobNode> {
-    let info: Vec<_> = jobs.iter().map(|(r, v)| names(r, v)).collect();
-    let abis: Vec<Option<String>> = jobs
-        .iter()
-        .map(|(_, v)| variant_abi(v).map(|a| a.tag()))
-        .collect();
+/// variants of a noarch recipe wait for its first. A cycle is an error naming it.
+pub fn graph(jobs: &[Job]) -> Result<Vec<JobNode>, BuildError> {
+    let needs: Vec<Vec<String>> = jobs.iter().map(Job::needs).collect();
     let mut nodes = Vec::new();
-    for (j, (recipe, variant)) in jobs.iter().enumerate() {
+    for (j, job) in jobs.iter().enumerate() {
         let mut depends_on = Vec::new();
-        for i in 0..jobs.len() {
+        for (i, other) in jobs.iter().enumerate() {
             if i == j {
                 continue;
             }
-            let same_recipe = jobs[i].0.dir == recipe.dir;
-            let needs = !same_recipe && info[j].1.iter().any(|n| info[i].0.contains(n));
-            let abi_ok = abis[i].is_none() || abis[i] == abis[j] || info[i].2;
+            let same_recipe = other.recipe.dir == job.recipe.dir;
+            let needed = !same_recipe && other.produces().any(|p| needs[j].iter().any(|n| n == p));
+            let abi_ok = other.abi.is_none() || other.abi == job.abi || other.is_noarch_python();
             let noarch_first = same_recipe
-                && info[j].2
+                && job.is_noarch_python()
                 && i < j
-                && !jobs[..i].iter().any(|(r, _)| r.dir == recipe.dir);
-            if (needs && abi_ok) || noarch_first {
+                && !jobs[..i].iter().any(|o| o.recipe.dir == job.recipe.dir);
+            if (needed && abi_ok) || noarch_first {
                 depends_on.push(i);
             }
         }
-        let job = recipe
-            .render(variant)
-            .map(|r| job_name(&r))
-            .unwrap_or_else(|_| recipe.dir.display().to_string());
         nodes.push(JobNode {
             index: j,
-            job,
-            recipe: recipe.dir.clone(),
-            abi: abis[j].clone(),
+            job: job.name.clone(),
+            recipe: job.recipe.dir.clone(),
+            abi: job.abi.map(|a| a.tag()),
             depends_on,
         });
     }
-    nodes
+    if let Some(cycle) = find_cycle(&nodes) {
+        return Err(BuildError::Cycle {
+            jobs: cycle.iter().map(|&i| nodes[i].job.clone()).collect(),
+        });
+    }
+    Ok(nodes)
+}
+
+/// A cycle of the graph as node indices, first node repeated at the end.
+fn find_cycle(nodes: &[JobNode]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    fn visit(
+        n: usize,
+        nodes: &[JobNode],
+        mark: &mut [Mark],
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        mark[n] = Mark::Open;
+        path.push(n);
+        for &d in &nodes[n].depends_on {
+            match mark[d] {
+                Mark::Open => {
+                    let start = path.iter().position(|&p| p == d).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(d);
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(c) = visit(d, nodes, mark, path) {
+                        return Some(c);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        path.pop();
+        mark[n] = Mark::Done;
+        None
+    }
+    let mut mark = vec![Mark::New; nodes.len()];
+    (0..nodes.len()).find_map(|n| {
+        (mark[n] == Mark::New)
+            .then(|| visit(n, nodes, &mut mark, &mut Vec::new()))
+            .flatten()
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -116,19 +143,92 @@ enum State {
     Failed,
 }
 
+/// What a finished job left for the scheduler.
+enum Done {
+    Built(BuildReport),
+    Failed(BuildError, String, f64),
+}
+
+/// What `ftforge plan` shows of one job: its place in the graph and what building it
+/// would do.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedJob {
+    #[serde(flatten)]
+    pub node: JobNode,
+    /// `build` or `reuse`.
+    pub action: PlanAction,
+    pub key: String,
+    /// The jobs it waits for, by name.
+    pub after: Vec<String>,
+    /// Host packages from the channel.
+    pub host: Vec<String>,
+    /// Host specs the channel lacks (left to pip's build isolation).
+    pub not_in_channel: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlanAction {
+    Build,
+    Reuse,
+}
+
+/// The graph of `pairs` with what each job would do, without building anything.
+pub fn plan(
+    pairs: &[(&Recipe, Variant)],
+    settings: &BuildSettings,
+) -> Result<Vec<PlannedJob>, BuildError> {
+    let jobs = jobs(pairs)?;
+    let nodes = graph(&jobs)?;
+    nodes
+        .iter()
+        .zip(&jobs)
+        .map(|(node, job)| {
+            let plan = plan_job(job, settings)?;
+            Ok(PlannedJob {
+                action: if plan.reusable.is_some() && !settings.force {
+                    PlanAction::Reuse
+                } else {
+                    PlanAction::Build
+                },
+                key: plan.key,
+                after: node
+                    .depends_on
+                    .iter()
+                    .map(|&i| nodes[i].job.clone())
+                    .collect(),
+                host: plan
+                    .host_records
+                    .iter()
+                    .map(|r| r.identifier.to_string())
+                    .collect(),
+                not_in_channel: plan.missing,
+                node: node.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Builds every job of the graph; `pairs` in dependency order.
 pub async fn build_all(
-    jobs: &[(&Recipe, Variant)],
+    pairs: &[(&Recipe, Variant)],
     settings: &BuildSettings,
     reporter: &dyn Reporter,
     parallel: usize,
 ) -> SessionOutcome {
     let mut outcome = SessionOutcome::default();
-    let nodes = graph(jobs);
+    let (jobs, nodes) = match jobs(pairs).and_then(|jobs| graph(&jobs).map(|g| (jobs, g))) {
+        Ok(found) => found,
+        Err(error) => {
+            outcome.tool_errors.push(error);
+            return outcome;
+        }
+    };
     let mut state = vec![State::Waiting; jobs.len()];
     let mut done = 0usize;
     reporter.overall(0, jobs.len() as u64);
-    // noarch: python builds of this session, by file name.
-    let mut noarch_built: HashMap<String, OutputReport> = HashMap::new();
+    // The report of the first variant of each noarch: python recipe, by recipe folder.
+    let mut noarch_built: HashMap<std::path::PathBuf, BuildReport> = HashMap::new();
     let mut running = FuturesUnordered::new();
     loop {
         // Start every job whose dependencies are done, up to `parallel` at once.
@@ -136,44 +236,45 @@ pub async fn build_all(
             if state[node.index] != State::Waiting || running.len() >= parallel.max(1) {
                 continue;
             }
-            let deps: Vec<State> = node.depends_on.iter().map(|&i| state[i]).collect();
-            if deps
+            if node
+                .depends_on
                 .iter()
-                .any(|s| matches!(s, State::Waiting | State::Running))
+                .any(|&i| matches!(state[i], State::Waiting | State::Running))
             {
                 continue;
             }
-            let (recipe, variant) = &jobs[node.index];
-            if let Some(&failed) = node.depends_on.iter().find(|&&i| state[i] == State::Failed) {
-                state[node.index] = State::Failed;
+            let job = &jobs[node.index];
+            let mut finish = |state: &mut Vec<State>, s: State| {
+                state[node.index] = s;
                 done += 1;
                 reporter.overall(done as u64, jobs.len() as u64);
+            };
+            if let Some(&failed) = node.depends_on.iter().find(|&&i| state[i] == State::Failed) {
+                finish(&mut state, State::Failed);
                 let reason = format!("blocked: {} did not build", nodes[failed].job);
-                reporter.finished(&node.job, false, &reason);
-                if let Some(mut record) = skipped_record_any(recipe, variant) {
-                    record.reason = reason;
-                    record_verdicts(settings, &mut outcome, vec![record], reporter, &node.job);
-                }
+                reporter.finished(&job.name, false, &reason);
+                let records = blocked_record(job, &reason).into_iter().collect();
+                record_verdicts(settings, &mut outcome, records, reporter, &job.name);
                 continue;
             }
-            if let Some(handled) = without_building(recipe, variant, &noarch_built) {
-                state[node.index] = State::Succeeded;
-                done += 1;
-                reporter.overall(done as u64, jobs.len() as u64);
-                let (summary, records) = handled;
-                reporter.finished(&node.job, true, &summary);
-                record_verdicts(settings, &mut outcome, records, reporter, &node.job);
+            if job.all_skipped() {
+                finish(&mut state, State::Succeeded);
+                let records: Vec<CompatRecord> = skipped_record(job).into_iter().collect();
+                let reason = records
+                    .first()
+                    .map(|r| r.reason.clone())
+                    .unwrap_or_default();
+                reporter.finished(&job.name, true, &format!("skipped: {reason}"));
+                record_verdicts(settings, &mut outcome, records, reporter, &job.name);
                 continue;
             }
             // Plan once: an identical build that failed before gives the same verdict and
-            // nothing runs; one that succeeded is reused inside `build_planned`.
-            let plan = match plan_job(recipe, variant, settings) {
+            // nothing runs; one that succeeded is reused inside `build_job`.
+            let plan = match plan_job(job, settings) {
                 Ok(plan) => plan,
                 Err(error) => {
-                    state[node.index] = State::Failed;
-                    done += 1;
-                    reporter.overall(done as u64, jobs.len() as u64);
-                    reporter.finished(&node.job, false, "failed");
+                    finish(&mut state, State::Failed);
+                    reporter.finished(&job.name, false, "failed");
                     outcome.tool_errors.push(error);
                     continue;
                 }
@@ -182,11 +283,9 @@ pub async fn build_all(
                 .then(|| cached_failure(&settings.channel, &plan.key))
                 .flatten()
             {
-                state[node.index] = State::Failed;
-                done += 1;
-                reporter.overall(done as u64, jobs.len() as u64);
+                finish(&mut state, State::Failed);
                 reporter.finished(
-                    &node.job,
+                    &job.name,
                     false,
                     &format!(
                         "{} (unchanged since it failed; --force retries)",
@@ -198,29 +297,66 @@ pub async fn build_all(
             }
             state[node.index] = State::Running;
             let index = node.index;
-            let key = plan.key.clone();
+            // A later variant of a noarch: python recipe judges the first one's package
+            // on its own interpreter (unless this variant's own report is reusable).
+            let first_noarch = job
+                .is_noarch_python()
+                .then(|| noarch_built.get(&job.recipe.dir).cloned())
+                .flatten()
+                .filter(|_| plan.reusable.is_none() || settings.force);
             running.push(async move {
-                let started = std::time::Instant::now();
-                let result = build_planned(recipe, plan, settings, reporter).await;
-                (index, key, result, started.elapsed().as_secs_f64())
+                let started = Instant::now();
+                let key = plan.key.clone();
+                let result = match first_noarch {
+                    Some(first) => {
+                        let r =
+                            judge_published(job, &first, &plan, settings, reporter, started).await;
+                        if let Ok(report) = &r {
+                            let v: Vec<String> = report
+                                .outputs
+                                .iter()
+                                .filter_map(|o| o.verdict.map(|v| v.to_string()))
+                                .collect();
+                            reporter.finished(
+                                &job.name,
+                                true,
+                                &format!(
+                                    "noarch: judged the package of the first variant · {}",
+                                    v.join(", ")
+                                ),
+                            );
+                        }
+                        r
+                    }
+                    None => build_job(job, plan, settings, reporter).await,
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                let done = match result {
+                    Ok(report) => Done::Built(report),
+                    Err(error) => Done::Failed(error, key, seconds),
+                };
+                (index, done)
             });
         }
-        let Some((index, key, result, seconds)) = running.next().await else {
+        let Some((index, result)) = running.next().await else {
             break;
         };
         done += 1;
         reporter.overall(done as u64, jobs.len() as u64);
-        let (recipe, variant) = &jobs[index];
+        let job = &jobs[index];
         match result {
-            Ok(report) => {
+            Done::Built(report) => {
                 state[index] = State::Succeeded;
-                for o in &report.outputs {
-                    if o.subdir == "noarch" && o.verdict.is_some() {
-                        noarch_built.insert(o.filename.clone(), o.clone());
-                    }
+                if job.is_noarch_python() {
+                    noarch_built
+                        .entry(job.recipe.dir.clone())
+                        .or_insert_with(|| report.clone());
                 }
                 // The verdicts stand in the channel (written by this build or an earlier identical one).
-                let abi = variant_abi(variant).map(|a| a.tag()).unwrap_or_default();
+                let abi = job
+                    .abi
+                    .map(|a| a.tag())
+                    .unwrap_or_else(|| crate::build::NO_ABI.into());
                 if let Ok(data) = settings.channel.read_compat() {
                     for o in &report.outputs {
                         if let Some(r) = data.get(&o.name, &o.version, &abi) {
@@ -230,88 +366,89 @@ pub async fn build_all(
                 }
                 outcome.reports.push(report);
             }
-            Err(error) => {
+            Done::Failed(error, key, seconds) => {
                 state[index] = State::Failed;
-                let job = nodes[index].job.clone();
-                match failure_record(recipe, variant, &error, seconds) {
+                match failure_record(job, &error, seconds) {
                     Some(record) => {
                         let _ = remember_failure(&settings.channel, &key, &record);
                         reporter.finished(
-                            &job,
+                            &job.name,
                             false,
                             &format!("{}: {}", Verdict::BuildFailed, record.reason),
                         );
-                        record_verdicts(settings, &mut outcome, vec![record], reporter, &job);
+                        record_verdicts(settings, &mut outcome, vec![record], reporter, &job.name);
                         outcome.package_failures.push(error);
                     }
                     None => {
-                        reporter.finished(&job, false, "failed");
+                        reporter.finished(&job.name, false, "failed");
                         outcome.tool_errors.push(error);
                     }
                 }
             }
         }
     }
+    let waiting: Vec<String> = nodes
+        .iter()
+        .filter(|n| state[n.index] == State::Waiting)
+        .map(|n| n.job.clone())
+        .collect();
+    if !waiting.is_empty() {
+        // The graph is acyclic (checked above), so this is a scheduler bug: say so
+        // rather than end "successfully" with jobs never built.
+        outcome
+            .tool_errors
+            .push(BuildError::Cycle { jobs: waiting });
+    }
+    probe_interpreters(&outcome.reports, settings, reporter).await;
     outcome
 }
 
-/// Jobs that need no build: every output skipped by the recipe, or a noarch: python
-/// package already built this session (the same file, judged for this interpreter from
-/// the same evidence: it has no compiled code).
-fn without_building(
-    recipe: &Recipe,
-    variant: &Variant,
-    noarch_built: &HashMap<String, OutputReport>,
-) -> Option<(String, Vec<CompatRecord>)> {
-    let rendered = recipe.render(variant).ok()?;
-    if !rendered.outputs.is_empty() && rendered.outputs.iter().all(|o| o.skipped) {
-        let record = skipped_record(recipe, variant)?;
-        return Some((format!("skipped: {}", record.reason), vec![record]));
-    }
-    let all_built = !rendered.outputs.is_empty()
-        && rendered.outputs.iter().all(|o| {
-            o.noarch.as_deref() == Some("python")
-                && noarch_built.contains_key(&format!("{}.conda", o.dist_name()))
-        });
-    if !all_built {
-        return None;
-    }
-    let abi = variant_abi(variant)?;
-    let records = rendered
-        .outputs
-        .iter()
-        .filter_map(|o| {
-            let built = noarch_built.get(&format!("{}.conda", o.dist_name()))?;
-            let reason = format!(
-                "{} (noarch: the same package as for the first variant)",
-                built.reason.clone().unwrap_or_default()
+/// Health probes of the interpreters this session installed for testing, one at a
+/// time after every build is done, so that no build competes with the figures.
+async fn probe_interpreters(
+    reports: &[BuildReport],
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+) {
+    use ftforge_interpreter::probes::{probe, ProbeSettings};
+    for report in reports {
+        let Some(abi) = crate::job::variant_abi(&report.variant) else {
+            continue;
+        };
+        for output in &report.outputs {
+            let (Some(facts), Some(env)) = (&output.interpreter, &output.test_env) else {
+                continue;
+            };
+            if !env.join(abi.executable()).is_file() {
+                continue;
+            }
+            reporter.note(
+                &report.job,
+                "probing thread scaling, latency and the getenv race (no build running)",
             );
-            let evidence = serde_json::json!({"abi": abi.tag(), "same_package_as": built.filename});
-            let mut record = compat_record(o, Some(&abi), built.verdict?, &reason, evidence, None);
-            record.filename = Some(built.filename.clone());
-            record.subdir = Some(built.subdir.clone());
-            Some(record)
-        })
-        .collect();
-    Some(("noarch: built once".into(), records))
-}
-
-/// A `skipped` record for a job that could not run (its dependency failed).
-fn skipped_record_any(recipe: &Recipe, variant: &Variant) -> Option<CompatRecord> {
-    skipped_record(recipe, variant).or_else(|| {
-        let abi = variant_abi(variant)?;
-        let rendered = recipe.render(variant).ok()?;
-        let output = rendered.outputs.iter().find(|o| o.name != "python")?;
-        let evidence = serde_json::json!({"abi": abi.tag()});
-        Some(compat_record(
-            output,
-            Some(&abi),
-            Verdict::Skipped,
-            "",
-            evidence,
-            None,
-        ))
-    })
+            let python = env.join(abi.executable());
+            let probe_settings = ProbeSettings {
+                scaling_seconds: 0.5,
+                latency_seconds: 1.0,
+                race_seconds: 5.0,
+                ..Default::default()
+            };
+            let probe =
+                match tokio::task::spawn_blocking(move || probe(&python, &probe_settings)).await {
+                    Ok(report) => serde_json::to_value(report).unwrap_or_default(),
+                    Err(e) => serde_json::json!({"error": e.to_string()}),
+                };
+            let value = serde_json::json!({
+                "facts": facts,
+                "probe": probe,
+                "package": output.filename,
+                "recorded_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            });
+            if let Err(e) = settings.channel.record_interpreter(&abi.tag(), value) {
+                reporter.note(&report.job, &format!("could not record the probes: {e}"));
+            }
+        }
+    }
 }
 
 fn record_verdicts(
@@ -332,4 +469,32 @@ fn record_verdicts(
         reporter.note(job, &format!("could not record the verdict: {e}"));
     }
     outcome.verdicts.extend(records);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(index: usize, depends_on: Vec<usize>) -> JobNode {
+        JobNode {
+            index,
+            job: format!("job{index}"),
+            recipe: std::path::PathBuf::new(),
+            abi: None,
+            depends_on,
+        }
+    }
+
+    #[test]
+    fn cycles_are_found_and_named() {
+        let nodes = vec![
+            node(0, vec![]),
+            node(1, vec![2]),
+            node(2, vec![3]),
+            node(3, vec![1]),
+        ];
+        assert_eq!(find_cycle(&nodes), Some(vec![1, 2, 3, 1]));
+        let acyclic = vec![node(0, vec![]), node(1, vec![0]), node(2, vec![0, 1])];
+        assert_eq!(find_cycle(&acyclic), None);
+    }
 }

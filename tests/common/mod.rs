@@ -10,9 +10,12 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Kept between test runs (sources, builds, package cache) so reruns are quick.
+/// Kept between test runs (sources, builds, package cache) so reruns are quick:
+/// `FTFORGE_TEST_CACHE`, or `target/ftforge-test-cache`.
 pub fn test_cache() -> PathBuf {
-    let dir = repo_root().join("target").join("ftforge-test-cache");
+    let dir = std::env::var_os("FTFORGE_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target").join("ftforge-test-cache"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -41,6 +41,8 @@ pub struct RenderedRecipe {
     /// The fully rendered recipe, stored in the package's `info/recipe/`.
     pub rendered: serde_json::Value,
     pub extra: serde_json::Value,
+    /// sha256 over every file of the recipe folder when it was rendered.
+    pub recipe_digest: String,
 }
 
 /// One package a rendered recipe produces.
@@ -134,6 +136,28 @@ impl Recipe {
         hex::encode(sha2::Digest::finalize(hasher))
     }
 
+    /// The time packages of this recipe carry (`index.json`'s timestamp, file times in
+    /// the archive, `SOURCE_DATE_EPOCH` for build scripts), so that an unchanged recipe
+    /// gives byte-identical packages: `SOURCE_DATE_EPOCH` if set, else the newest
+    /// modification time among the recipe folder's files.
+    pub fn source_date_epoch(&self) -> i64 {
+        if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return epoch;
+        }
+        walkdir::WalkDir::new(&self.dir)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| e.metadata().ok()?.modified().ok())
+            .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The variant keys this recipe refers to (by name anywhere in its text).
     pub fn used_variant_keys(&self) -> Vec<String> {
         self.variants
@@ -192,7 +216,8 @@ impl Recipe {
         renderer
             .vars
             .insert("build_platform".into(), platform.into());
-        let hash = variant_hash(variant, platform, &self.content_digest());
+        let recipe_digest = self.content_digest();
+        let hash = variant_hash(variant, platform, &recipe_digest);
         renderer.vars.insert("hash".into(), hash.clone().into());
 
         let root = self.root.as_mapping().expect("checked at load");
@@ -221,6 +246,7 @@ impl Recipe {
             outputs,
             rendered: json,
             extra: document.extra.clone(),
+            recipe_digest,
         })
     }
 
@@ -377,7 +403,6 @@ fn short_hash(input: &BTreeMap<String, String>) -> String {
     hex::encode(digest)[..7].to_string()
 }
 
-/// The 7-hex-digit hash of a variant, as `${{ hash }}` gives it.
 /// The 7-hex-digit `${{ hash }}` of a build string: the variant and the recipe's own
 /// files, so a changed recipe never reuses a file name a conda client may have cached
 /// with other contents.

@@ -1,0 +1,156 @@
+//! The judge stage: a package is installed with its interpreter into a fresh prefix at
+//! another path and tested there. An interpreter must pass its facts probe to be
+//! published; an extension package gets a verdict from the evidence. The same stage
+//! judges a freshly built package, a reused one whose verdict was made by other code,
+//! and a `noarch: python` package on every interpreter it is offered for.
+
+use std::path::{Path, PathBuf};
+
+use ftforge_channels::CompatRecord;
+use ftforge_interpreter::InterpreterFacts;
+use rattler_conda_types::{PrefixRecord, RepoDataRecord};
+
+use super::key::JUDGING_DIGEST;
+use super::records::compat_record;
+use super::{BuildError, Workspace};
+use crate::env;
+use crate::recipe::RenderedOutput;
+use crate::testing::{self, TestOutcome};
+use crate::verdict::{self, Assessment, StressConfig};
+
+/// What judging one output found.
+#[derive(Debug)]
+pub(crate) struct Judged {
+    pub tests: Vec<TestOutcome>,
+    pub interpreter: Option<InterpreterFacts>,
+    /// Where an interpreter was installed for its tests (its health probes run there
+    /// once the session is quiet).
+    pub test_env: Option<PathBuf>,
+    pub assessment: Option<Assessment>,
+    pub compat: Option<CompatRecord>,
+}
+
+/// Files of an installed package, relative to the prefix, from its `conda-meta` record.
+fn installed_files(prefix: &Path, record: &RepoDataRecord) -> Vec<String> {
+    let meta = prefix
+        .join("conda-meta")
+        .join(format!("{}.json", record.identifier.to_file_name()));
+    PrefixRecord::from_path(&meta)
+        .map(|r| {
+            r.files
+                .iter()
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Installs `record` (a package file) with the job's interpreter, runs the recipe's
+/// tests and, for interpreters, the facts probe; judges extension packages.
+pub(crate) async fn judge_output(
+    ws: &Workspace<'_>,
+    output: &RenderedOutput,
+    record: &RepoDataRecord,
+    available: &[RepoDataRecord],
+    stress: &StressConfig,
+) -> Result<Judged, BuildError> {
+    let job = ws.job;
+    let abi = job.abi;
+    let interpreter_output = output.is_interpreter();
+    let judged =
+        abi.is_some() && !interpreter_output && output.noarch.as_deref() != Some("generic");
+    let mut result = Judged {
+        tests: Vec::new(),
+        interpreter: None,
+        test_env: None,
+        assessment: None,
+        compat: None,
+    };
+    if output.tests.is_empty() && !interpreter_output && !judged {
+        return Ok(result);
+    }
+    let test_env = testing::test_prefix(&ws.work, &output.name);
+    let log = ws.logs.join(format!("test-{}.log", output.name));
+    let exact = format!(
+        "{} =={} {}",
+        record.package_record.name.as_normalized(),
+        record.package_record.version,
+        record.package_record.build
+    );
+    let mut specs = Vec::new();
+    if let (Some(abi), false) = (abi, interpreter_output) {
+        specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
+    }
+    specs.push(exact);
+    let candidates: Vec<RepoDataRecord> = std::iter::once(record.clone())
+        .chain(available.iter().cloned())
+        .collect();
+    let (env_records, _) = env::select(&specs, &candidates);
+    testing::install(&test_env, env_records, &ws.settings.package_cache)
+        .await
+        .map_err(|message| BuildError::Install {
+            job: job.name.clone(),
+            what: format!("{} for testing", output.name),
+            message,
+        })?;
+    result.tests = testing::run_recipe_tests(
+        &output.tests,
+        &test_env,
+        &ws.work,
+        &log,
+        &job.name,
+        ws.reporter,
+    )
+    .await;
+    if let (true, Some(abi)) = (interpreter_output, abi) {
+        match testing::probe_interpreter(&abi, &test_env).await {
+            Ok((facts, problems)) => {
+                result.tests.push(TestOutcome {
+                    name: "interpreter facts".into(),
+                    passed: problems.is_empty(),
+                    detail: (!problems.is_empty()).then(|| problems.join("\n")),
+                });
+                result.interpreter = Some(facts);
+                result.test_env = Some(test_env.clone());
+            }
+            Err(message) => result.tests.push(TestOutcome {
+                name: "interpreter facts".into(),
+                passed: false,
+                detail: Some(message),
+            }),
+        }
+        let failures: Vec<String> = result
+            .tests
+            .iter()
+            .filter(|t| !t.passed)
+            .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
+            .collect();
+        if !failures.is_empty() {
+            return Err(BuildError::Tests {
+                job: job.name.clone(),
+                output: output.name.clone(),
+                failures,
+                log,
+            });
+        }
+    }
+    if let (true, Some(abi)) = (judged, abi) {
+        let files = installed_files(&test_env, record);
+        let modules = verdict::modules_of(&files, &abi);
+        let a = verdict::assess(&abi, &test_env, &modules, &result.tests, stress).await;
+        let mut evidence = a.evidence.clone();
+        if let Some(obj) = evidence.as_object_mut() {
+            obj.insert("judged_with".into(), JUDGING_DIGEST.into());
+        }
+        result.compat = Some(compat_record(
+            output,
+            Some(&abi),
+            a.verdict,
+            &a.reason,
+            evidence,
+            Some(record),
+        ));
+        result.assessment = Some(a);
+    }
+    Ok(result)
+}

@@ -1,0 +1,656 @@
+//! One build job through named stages, each in its own function: plan (key, host
+//! packages, reuse) → prepare the work directory → fetch sources → host environment →
+//! build scripts → package → judge (install and test at another path, verdict from
+//! evidence) → publish. The job is rendered once ([`Job`]) and every stage reads it.
+
+mod judge;
+mod key;
+mod records;
+mod scripts;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ftforge_channels::{CompatRecord, Verdict};
+use ftforge_interpreter::InterpreterFacts;
+use rattler_conda_types::RepoDataRecord;
+
+pub use key::{
+    build_key, cached_failure, remember_failure, reusable_report, JUDGING_DIGEST, PACKAGING_DIGEST,
+};
+pub use records::{blocked_record, compat_record, failure_record, skipped_record, NO_ABI};
+pub use scripts::PLACEHOLDER_LEN;
+
+use crate::env;
+use crate::job::Job;
+use crate::package::{write_package, PackageError, PackageInput};
+use crate::progress::{Reporter, Step};
+use crate::recipe::RecipeError;
+use crate::script::CommandFailed;
+use crate::source::{prepare_sources, SourceCache, SourceError};
+use crate::testing::{self, TestOutcome};
+use crate::verdict::StressConfig;
+use judge::{judge_output, Judged};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error("{job}: cannot prepare the sources")]
+    Source {
+        job: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error("{job}: the build failed")]
+    Script {
+        job: String,
+        #[source]
+        source: CommandFailed,
+    },
+    #[error("{job}: cannot write the package")]
+    Package {
+        job: String,
+        #[source]
+        source: PackageError,
+    },
+    #[error("{job}: cannot install {what}: {message}")]
+    Install {
+        job: String,
+        what: String,
+        message: String,
+    },
+    #[error("{job}: `{spec}` is not in the channel {}", channel.display())]
+    #[diagnostic(help("build the interpreter first: ftforge build recipes/python --channel {}", channel.display()))]
+    MissingInterpreter {
+        job: String,
+        spec: String,
+        channel: PathBuf,
+    },
+    #[error("{job}: {output} failed its tests (log: {}):\n{}", log.display(), failures.join("\n"))]
+    #[diagnostic(help(
+        "the package was not published; the test log has every command and its output"
+    ))]
+    Tests {
+        job: String,
+        output: String,
+        failures: Vec<String>,
+        log: PathBuf,
+    },
+    #[error("{job}: cannot publish")]
+    Channel {
+        job: String,
+        #[source]
+        source: ftforge_channels::ChannelError,
+    },
+    #[error("{job}: the work directory {} is too long for a {PLACEHOLDER_LEN}-character placeholder prefix", path.display())]
+    #[diagnostic(help("pass a shorter --work-dir"))]
+    WorkDirTooLong { job: String, path: PathBuf },
+    #[error("{job}: {message}")]
+    Config { job: String, message: String },
+    #[error("the build graph has a dependency cycle: {}", jobs.join(" → "))]
+    #[diagnostic(help(
+        "each of these recipes needs a package another one of them produces; break the cycle in their requirements"
+    ))]
+    Cycle { jobs: Vec<String> },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// Failures that belong to the package being built (recorded as a verdict) rather
+    /// than to ftforge or its inputs.
+    pub fn is_package_failure(&self) -> bool {
+        matches!(
+            self,
+            BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. }
+        )
+    }
+
+    /// The log file and its last lines, when a command failed.
+    pub fn log_tail(&self) -> Option<(&Path, &str)> {
+        match self {
+            BuildError::Script { source, .. } => Some((&source.log, &source.tail)),
+            _ => None,
+        }
+    }
+}
+
+/// Where a build reads and writes.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    pub channel: ftforge_channels::Channel,
+    pub sources: SourceCache,
+    /// Parent of every build's work directory (sources, prefix, logs, test envs).
+    pub work_root: PathBuf,
+    /// rattler's package cache used for host and test environments.
+    pub package_cache: PathBuf,
+    pub cpu_count: usize,
+    pub client: reqwest::Client,
+    /// Rebuild even when the channel already holds this build's packages.
+    pub force: bool,
+}
+
+/// What one build produced, stored beside the channel's subdirs as evidence.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BuildReport {
+    pub job: String,
+    pub recipe: PathBuf,
+    pub variant: crate::variants::Variant,
+    pub key: String,
+    pub outputs: Vec<OutputReport>,
+    pub duration_secs: f64,
+    pub work_dir: PathBuf,
+    pub ftforge_version: String,
+    /// True when nothing was built because the channel already had these packages.
+    #[serde(default)]
+    pub reused: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub version: String,
+    pub build: String,
+    pub subdir: String,
+    pub filename: String,
+    pub sha256: String,
+    pub size: u64,
+    pub files: usize,
+    pub tests: Vec<TestOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<InterpreterFacts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// [`JUDGING_DIGEST`] of the code that made the verdict and ran the tests.
+    #[serde(default)]
+    pub judged_with: String,
+    /// Where an interpreter output was installed for its tests in this run (its
+    /// health probes run there when the session is quiet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_env: Option<PathBuf>,
+}
+
+impl OutputReport {
+    fn new(record: &RepoDataRecord, files: usize, judged: Judged) -> Self {
+        let package = &record.package_record;
+        Self {
+            name: package.name.as_normalized().to_string(),
+            version: package.version.to_string(),
+            build: package.build.to_string(),
+            subdir: package.subdir.clone(),
+            filename: record.identifier.to_string(),
+            sha256: hex::encode(package.sha256.unwrap_or_default()),
+            size: package.size.unwrap_or_default(),
+            files,
+            tests: judged.tests,
+            interpreter: judged.interpreter,
+            verdict: judged.assessment.as_ref().map(|a| a.verdict),
+            reason: judged.assessment.map(|a| a.reason),
+            judged_with: JUDGING_DIGEST.to_string(),
+            test_env: judged.test_env,
+        }
+    }
+}
+
+/// What a build would do, decided without building: its key, its host packages from
+/// the channel, and whether the channel already holds its result.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub key: String,
+    pub channel_records: Vec<RepoDataRecord>,
+    pub host_records: Vec<RepoDataRecord>,
+    /// Host specs the channel cannot satisfy (left to pip's build isolation).
+    pub missing: Vec<String>,
+    pub reusable: Option<BuildReport>,
+}
+
+/// Stage 1: the key, the host packages and whether an identical build exists.
+pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildError> {
+    let channel_records =
+        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
+            job: job.name.clone(),
+            message,
+        })?;
+    // The host environment: our own packages from the channel (the interpreter users
+    // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
+    // isolation.
+    let mut host_specs: Vec<String> = job
+        .outputs()
+        .flat_map(|o| o.requirements.host.iter().cloned())
+        .collect();
+    host_specs.sort_by_key(|s| !s.starts_with("python "));
+    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    let key = build_key(job, &host_records);
+    let reusable = reusable_report(&settings.channel, &key);
+    Ok(JobPlan {
+        key,
+        channel_records,
+        host_records,
+        missing,
+        reusable,
+    })
+}
+
+/// The directories of one job and what every stage needs to know.
+pub(crate) struct Workspace<'a> {
+    pub job: &'a Job<'a>,
+    pub settings: &'a BuildSettings,
+    pub reporter: &'a dyn Reporter,
+    pub key: String,
+    pub work: PathBuf,
+    /// The padded placeholder prefix the build installs into.
+    pub prefix: PathBuf,
+    pub src: PathBuf,
+    pub logs: PathBuf,
+    /// Seconds since the epoch that packages and build scripts use for "now".
+    pub timestamp: i64,
+}
+
+impl<'a> Workspace<'a> {
+    /// Stage 2: a clean work directory `<work-root>/<first output>-<abi>`.
+    fn prepare(
+        job: &'a Job<'a>,
+        settings: &'a BuildSettings,
+        reporter: &'a dyn Reporter,
+        key: &str,
+    ) -> Result<Self, BuildError> {
+        let first = job
+            .outputs()
+            .next()
+            .map(|o| o.dist_name())
+            .unwrap_or_else(|| "empty".into());
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BuildError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let work = settings.work_root.join(format!(
+            "{first}-{}",
+            job.abi.map(|a| a.tag()).unwrap_or_default()
+        ));
+        if work.exists() {
+            std::fs::remove_dir_all(&work).map_err(io("clear", &work))?;
+        }
+        std::fs::create_dir_all(&work).map_err(io("create", &work))?;
+        let work = work.canonicalize().map_err(io("resolve", &work))?;
+        let prefix =
+            scripts::placeholder_prefix(&work).ok_or_else(|| BuildError::WorkDirTooLong {
+                job: job.name.clone(),
+                path: work.clone(),
+            })?;
+        Ok(Self {
+            job,
+            settings,
+            reporter,
+            key: key.to_string(),
+            src: work.join("src"),
+            logs: work.join("logs"),
+            prefix,
+            work,
+            timestamp: job.recipe.source_date_epoch(),
+        })
+    }
+
+    /// Maps an I/O error on `path` to a [`BuildError`].
+    pub fn io(
+        &self,
+        action: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(std::io::Error) -> BuildError + use<> {
+        let path = path.to_path_buf();
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    fn channel_err(&self) -> impl Fn(ftforge_channels::ChannelError) -> BuildError + '_ {
+        |source| BuildError::Channel {
+            job: self.job.name.clone(),
+            source,
+        }
+    }
+
+    fn stress(&self) -> Result<StressConfig, BuildError> {
+        StressConfig::from_extra(&self.job.rendered.extra).map_err(|message| BuildError::Config {
+            job: self.job.name.clone(),
+            message,
+        })
+    }
+
+    /// Stage 3: sources fetched (sha256-checked), extracted and patched into `src/`.
+    async fn fetch_sources(&self) -> Result<(), BuildError> {
+        prepare_sources(
+            &self.job.recipe.dir,
+            &self.job.rendered.sources,
+            &self.src,
+            &self.settings.sources,
+            &self.settings.client,
+            &self.job.name,
+            self.reporter,
+        )
+        .await
+        .map_err(|source| BuildError::Source {
+            job: self.job.name.clone(),
+            source,
+        })
+    }
+
+    /// Stage 4: the host environment from the channel in the placeholder prefix;
+    /// returns the host packages' run-exports.
+    async fn host_env(
+        &self,
+        plan: &JobPlan,
+    ) -> Result<Vec<rattler_conda_types::package::RunExportsJson>, BuildError> {
+        let job = &self.job.name;
+        if let Some(spec) = plan
+            .missing
+            .iter()
+            .find(|s| s.split_whitespace().next() == Some(crate::job::INTERPRETER_PACKAGE))
+        {
+            return Err(BuildError::MissingInterpreter {
+                job: job.clone(),
+                spec: spec.clone(),
+                channel: self.settings.channel.root.clone(),
+            });
+        }
+        if !plan.missing.is_empty() {
+            let names: Vec<&str> = plan
+                .missing
+                .iter()
+                .filter_map(|s| s.split_whitespace().next())
+                .collect();
+            self.reporter.note(
+                job,
+                &format!(
+                    "not in the channel, left to pip's build isolation: {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        if plan.host_records.is_empty() {
+            std::fs::create_dir_all(&self.prefix).map_err(self.io("create", &self.prefix))?;
+        } else {
+            self.reporter.step(job, Step::Install);
+            testing::install(
+                &self.prefix,
+                plan.host_records.clone(),
+                &self.settings.package_cache,
+            )
+            .await
+            .map_err(|message| BuildError::Install {
+                job: job.clone(),
+                what: "the host environment".into(),
+                message,
+            })?;
+        }
+        Ok(plan
+            .host_records
+            .iter()
+            .filter_map(env::run_exports)
+            .collect())
+    }
+
+    /// Stage 6: one `.conda` per output from the files its script added.
+    fn package(
+        &self,
+        files_of: &[Vec<PathBuf>],
+        host_run_exports: &[rattler_conda_types::package::RunExportsJson],
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        self.reporter.step(&self.job.name, Step::Package);
+        let pkgs = self.work.join("pkgs");
+        std::fs::create_dir_all(&pkgs).map_err(self.io("create", &pkgs))?;
+        let abi = self.job.abi;
+        let mut packages = Vec::new();
+        for (output, files) in self.job.outputs().zip(files_of) {
+            let noarch_python = if output.is_noarch_python() { abi } else { None };
+            let (depends, constrains) = dependencies(output, abi.as_ref(), host_run_exports);
+            let input = PackageInput {
+                output,
+                prefix: &self.prefix,
+                files,
+                noarch_python,
+                depends,
+                constrains,
+                run_exports: &output.requirements.run_exports,
+                recipe_dir: &self.job.recipe.dir,
+                rendered_recipe: &self.job.rendered.rendered,
+                extra_about: serde_json::json!({"extra": about_extra(self.job, &self.key)}),
+                timestamp: self.timestamp,
+            };
+            packages.push(
+                write_package(&input, &pkgs).map_err(|source| BuildError::Package {
+                    job: self.job.name.clone(),
+                    source,
+                })?,
+            );
+        }
+        Ok(packages)
+    }
+
+    /// Stage 7: every output installed at another path, tested and judged.
+    async fn judge(
+        &self,
+        records: &[RepoDataRecord],
+        file_counts: &[usize],
+        channel_records: &[RepoDataRecord],
+    ) -> Result<(Vec<OutputReport>, Vec<CompatRecord>), BuildError> {
+        let stress = self.stress()?;
+        let available: Vec<RepoDataRecord> = records
+            .iter()
+            .cloned()
+            .chain(channel_records.iter().cloned())
+            .collect();
+        let mut reports = Vec::new();
+        let mut compat = Vec::new();
+        for ((output, record), files) in self.job.outputs().zip(records).zip(file_counts) {
+            let mut judged = judge_output(self, output, record, &available, &stress).await?;
+            compat.extend(judged.compat.take());
+            reports.push(OutputReport::new(record, *files, judged));
+        }
+        Ok((reports, compat))
+    }
+
+    /// Stage 8: packages into the channel, verdicts into `compat.json`, interpreter
+    /// facts, labels, and the build report under the key.
+    fn publish(
+        &self,
+        packages: &[PathBuf],
+        outputs: Vec<OutputReport>,
+        compat: Vec<CompatRecord>,
+        started: Instant,
+    ) -> Result<BuildReport, BuildError> {
+        self.reporter.step(&self.job.name, Step::Publish);
+        let channel = &self.settings.channel;
+        if !packages.is_empty() {
+            channel
+                .publish(packages, true)
+                .map_err(self.channel_err())?;
+        }
+        if !compat.is_empty() {
+            channel.record_compat(compat).map_err(self.channel_err())?;
+        }
+        for output in &outputs {
+            if let (Some(facts), Some(abi)) = (&output.interpreter, self.job.abi) {
+                let value = serde_json::json!({"facts": facts, "package": output.filename, "recorded_at": records::now()});
+                channel
+                    .record_interpreter(&abi.tag(), value)
+                    .map_err(self.channel_err())?;
+            }
+        }
+        channel.update_labels().map_err(self.channel_err())?;
+        let report = BuildReport {
+            job: self.job.name.clone(),
+            recipe: self.job.recipe.dir.clone(),
+            variant: self.job.variant().clone(),
+            key: self.key.clone(),
+            outputs,
+            duration_secs: started.elapsed().as_secs_f64(),
+            work_dir: self.work.clone(),
+            ftforge_version: env!("CARGO_PKG_VERSION").to_string(),
+            reused: false,
+        };
+        key::remember_report(channel, &report).map_err(self.channel_err())?;
+        Ok(report)
+    }
+}
+
+/// Builds, tests, judges and publishes one job whose plan is made (reusing an identical
+/// earlier build, and judging it again if its verdicts were made by other code).
+pub async fn build_job(
+    job: &Job<'_>,
+    plan: JobPlan,
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    if !settings.force {
+        if let Some(report) = plan.reusable.clone() {
+            if report
+                .outputs
+                .iter()
+                .all(|o| o.judged_with == JUDGING_DIGEST)
+            {
+                let mut report = report;
+                report.reused = true;
+                reporter.finished(&job.name, true, "up to date");
+                return Ok(report);
+            }
+            // Built by this code, judged by other code: judge the same files again.
+            let report = judge_published(job, &report, &plan, settings, reporter, started).await?;
+            finished(job, &report, reporter, "judged again");
+            return Ok(report);
+        }
+    }
+    let ws = Workspace::prepare(job, settings, reporter, &plan.key)?;
+    ws.fetch_sources().await?;
+    let host_run_exports = ws.host_env(&plan).await?;
+    let files_of = scripts::run_scripts(&ws).await?;
+    let packages = ws.package(&files_of, &host_run_exports)?;
+    let records: Vec<RepoDataRecord> = packages
+        .iter()
+        .map(|p| testing::local_record(p))
+        .collect::<Result<_, _>>()
+        .map_err(|message| BuildError::Install {
+            job: job.name.clone(),
+            what: "the new packages".into(),
+            message,
+        })?;
+    let counts: Vec<usize> = files_of.iter().map(Vec::len).collect();
+    let (outputs, compat) = ws.judge(&records, &counts, &plan.channel_records).await?;
+    let report = ws.publish(&packages, outputs, compat, started)?;
+    // The build prefix is large and only needed while building.
+    let _ = std::fs::remove_dir_all(&ws.prefix);
+    finished(job, &report, reporter, "built");
+    Ok(report)
+}
+
+/// Judges packages already in the channel for `job`'s interpreter: the outputs of
+/// `built` (an earlier build of this job, or the first variant of a `noarch: python`
+/// recipe), installed from the channel's files. Nothing is built or republished.
+pub async fn judge_published(
+    job: &Job<'_>,
+    built: &BuildReport,
+    plan: &JobPlan,
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+    started: Instant,
+) -> Result<BuildReport, BuildError> {
+    let ws = Workspace::prepare(job, settings, reporter, &plan.key)?;
+    let records: Vec<RepoDataRecord> = built
+        .outputs
+        .iter()
+        .map(|o| testing::local_record(&settings.channel.subdir_path(&o.subdir).join(&o.filename)))
+        .collect::<Result<_, _>>()
+        .map_err(|message| BuildError::Install {
+            job: job.name.clone(),
+            what: "the published packages".into(),
+            message,
+        })?;
+    let counts: Vec<usize> = built.outputs.iter().map(|o| o.files).collect();
+    let (outputs, compat) = ws.judge(&records, &counts, &plan.channel_records).await?;
+    ws.publish(&[], outputs, compat, started)
+}
+
+fn finished(job: &Job, report: &BuildReport, reporter: &dyn Reporter, what: &str) {
+    let verdicts: Vec<String> = report
+        .outputs
+        .iter()
+        .filter_map(|o| o.verdict.map(|v| v.to_string()))
+        .collect();
+    let summary = format!(
+        "{what} in {:.0}s{}",
+        report.duration_secs,
+        if verdicts.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", verdicts.join(", "))
+        }
+    );
+    reporter.finished(&job.name, true, &summary);
+}
+
+/// `about.json`'s `extra`: the recipe's `extra` (as rattler-build writes it) plus the
+/// build key and variant.
+fn about_extra(job: &Job, key: &str) -> serde_json::Value {
+    let mut extra = match &job.rendered.extra {
+        serde_json::Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    extra.insert("ftforge_build_key".into(), key.into());
+    extra.insert(
+        "variant".into(),
+        serde_json::to_value(job.variant()).unwrap_or_default(),
+    );
+    serde_json::Value::Object(extra)
+}
+
+/// `depends` and `constrains` of an output: its run requirements (`python` of a
+/// compiled package pinned to the ABI's minor version) plus the run-exports of its host
+/// dependencies (`weak` for compiled packages, `noarch` for noarch ones).
+fn dependencies(
+    output: &crate::recipe::RenderedOutput,
+    abi: Option<&ftforge_interpreter::PythonAbi>,
+    host_run_exports: &[rattler_conda_types::package::RunExportsJson],
+) -> (Vec<String>, Vec<String>) {
+    let noarch = output.noarch.is_some();
+    let mut depends: Vec<String> = Vec::new();
+    for req in &output.requirements.run {
+        let name = req.split_whitespace().next().unwrap_or_default();
+        match (name, abi, noarch) {
+            ("python", Some(abi), false) => depends.push(abi.python_range_spec()),
+            _ => depends.push(req.clone()),
+        }
+    }
+    let mut constrains = output.requirements.run_constraints.clone();
+    for exports in host_run_exports {
+        let (deps, cons) = if noarch {
+            (&exports.noarch, &Vec::new())
+        } else {
+            (&exports.weak, &exports.weak_constrains)
+        };
+        for spec in deps {
+            let name = spec.split_whitespace().next().unwrap_or_default();
+            if !depends
+                .iter()
+                .any(|d| d.split_whitespace().next() == Some(name))
+            {
+                depends.push(spec.clone());
+            }
+        }
+        constrains.extend(cons.iter().cloned());
+    }
+    (depends, constrains)
+}
