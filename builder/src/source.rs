@@ -214,16 +214,17 @@ impl SourceCache {
             source: std::io::Error::other(root_cause(&e)),
         };
         if let Some(local) = url.strip_prefix("file://") {
-            let (actual, path) = self.add_file(Path::new(local))?;
+            // Hash the file where it is; only a match enters the cache (a mismatch
+            // must not touch the cache: its entry for that content may be valid).
+            let actual = sha256_file(Path::new(local))?;
             if actual != sha256 {
-                let _ = std::fs::remove_file(&path);
                 return Err(SourceError::HashMismatch {
                     url: url.into(),
                     expected: sha256.into(),
                     actual,
                 });
             }
-            return Ok(path);
+            return self.add_file(Path::new(local)).map(|(_, path)| path);
         }
         let response = client
             .get(url)
@@ -523,6 +524,10 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(&wrong) && text.contains(&sha), "{text}");
         assert!(!cache.path_for(&wrong).exists());
+        // The valid entry for that content stays: a wrong hash in one recipe must not
+        // delete what another recipe fetched correctly.
+        assert!(cache.path_for(&sha).is_file());
+        assert_eq!(cache.get(&sha).unwrap(), Some(cache.path_for(&sha)));
     }
 
     #[tokio::test]
