@@ -464,15 +464,15 @@ fn plan(args: BuildArgs) -> Result<ExitCode> {
             PlanAction::Build => console::style("build").yellow(),
             PlanAction::Reuse => console::style("reuse").green(),
         };
-        let after = if r.after.is_empty() {
+        let after = if r.depends_on.is_empty() {
             String::new()
         } else {
-            format!("  after: {}", r.after.join(", "))
+            format!("  after: {}", r.depends_on.join(", "))
         };
         println!(
             "{:>3}  {action}  {:<34} {}{after}",
-            r.node.index,
-            r.node.job,
+            r.index,
+            r.job,
             &r.key[..8.min(r.key.len())]
         );
     }

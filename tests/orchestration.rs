@@ -192,3 +192,97 @@ fn order_isolation_reuse_and_exact_rebuilds() {
     let forced = build(&root, &channel, &cache, &["--force"]);
     assert_eq!(built(&forced).len(), 4, "{:?}", finished(&forced));
 }
+
+#[test]
+fn a_dependency_cycle_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("recipes");
+    // Each needs what the other produces, at build time.
+    for (name, other) in [("egg", "hen"), ("hen", "egg")] {
+        let recipe_dir = root.join(name);
+        std::fs::create_dir_all(&recipe_dir).unwrap();
+        std::fs::write(
+            recipe_dir.join("recipe.yaml"),
+            format!("package:\n  name: {name}\n  version: \"1.0\"\nbuild:\n  script:\n    - echo {name} > $PREFIX/{name}.txt\nrequirements:\n  run: [{other}]\n"),
+        )
+        .unwrap();
+    }
+    let channel = dir.path().join("channel");
+    let run = build(&root, &channel, &dir.path().join("cache"), &[]);
+    assert!(
+        !run.ok,
+        "a cycle must not end successfully: {:?}",
+        run.events
+    );
+    let out = run_plan(&root, &channel);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cycle") && err.contains("egg 1.0") && err.contains("hen 1.0"),
+        "{err}"
+    );
+    assert!(built(&run).is_empty(), "{:?}", finished(&run));
+}
+
+fn run_plan(root: &Path, channel: &Path) -> std::process::Output {
+    run(Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .arg("plan")
+        .arg(root)
+        .arg("--channel")
+        .arg(channel))
+}
+
+/// The one package of a channel's linux-64 subdir: (file name, bytes).
+fn only_package(channel: &Path) -> (String, Vec<u8>) {
+    let subdir = channel.join(ftforge_channels::platform());
+    let files: Vec<_> = std::fs::read_dir(&subdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conda"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    (
+        files[0].file_name().unwrap().to_string_lossy().into_owned(),
+        std::fs::read(&files[0]).unwrap(),
+    )
+}
+
+#[test]
+fn an_unchanged_recipe_rebuilds_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("recipes");
+    let recipe_dir = root.join("stamp");
+    std::fs::create_dir_all(&recipe_dir).unwrap();
+    // A compiled program that embeds the build date (__DATE__ / __TIME__ follow
+    // SOURCE_DATE_EPOCH) and a text file: both must come out the same.
+    std::fs::write(
+        recipe_dir.join("stamp.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"built \" __DATE__ \" \" __TIME__); return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        recipe_dir.join("recipe.yaml"),
+        "package:\n  name: stamp\n  version: \"1.0\"\nbuild:\n  script:\n    - mkdir -p $PREFIX/bin $PREFIX/share\n    - cc -O2 -o $PREFIX/bin/stamp $RECIPE_DIR/stamp.c\n    - echo hello > $PREFIX/share/stamp.txt\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let mut packages = Vec::new();
+    for (i, pause) in [(0, false), (1, true)] {
+        if pause {
+            // A second later: a clock-dependent timestamp would differ.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+        let channel = dir.path().join(format!("channel{i}"));
+        let run = build(&root, &channel, &cache, &["--force"]);
+        assert!(run.ok, "{:?}", run.events);
+        packages.push(only_package(&channel));
+    }
+    assert_eq!(packages[0].0, packages[1].0);
+    assert!(
+        packages[0].1 == packages[1].1,
+        "two builds of an unchanged recipe gave different bytes ({} vs {} bytes)",
+        packages[0].1.len(),
+        packages[1].1.len()
+    );
+}

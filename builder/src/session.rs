@@ -153,13 +153,15 @@ enum Done {
 /// would do.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PlannedJob {
-    #[serde(flatten)]
-    pub node: JobNode,
+    pub index: usize,
+    pub job: String,
+    pub recipe: std::path::PathBuf,
+    pub abi: Option<String>,
     /// `build` or `reuse`.
     pub action: PlanAction,
     pub key: String,
     /// The jobs it waits for, by name.
-    pub after: Vec<String>,
+    pub depends_on: Vec<String>,
     /// Host packages from the channel.
     pub host: Vec<String>,
     /// Host specs the channel lacks (left to pip's build isolation).
@@ -192,7 +194,7 @@ pub fn plan(
                     PlanAction::Build
                 },
                 key: plan.key,
-                after: node
+                depends_on: node
                     .depends_on
                     .iter()
                     .map(|&i| nodes[i].job.clone())
@@ -203,7 +205,10 @@ pub fn plan(
                     .map(|r| r.identifier.to_string())
                     .collect(),
                 not_in_channel: plan.missing,
-                node: node.clone(),
+                index: node.index,
+                job: node.job.clone(),
+                recipe: node.recipe.clone(),
+                abi: node.abi.clone(),
             })
         })
         .collect()
