@@ -289,3 +289,42 @@ print("rendered", count)
         );
     }
 }
+
+/// A `noarch: python` package is built once but judged on every interpreter it is
+/// offered for: one that imports on 3.14 and not on 3.13 gets a verdict of each.
+#[test]
+fn noarch_packages_are_judged_on_each_interpreter() {
+    let channel = interpreter_channel();
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("onlynew");
+    std::fs::create_dir(&recipe).unwrap();
+    std::fs::write(
+        recipe.join("onlynew.py"),
+        "import sys\nif sys.version_info < (3, 14):\n    raise ImportError(f\"onlynew needs Python 3.14, this is {sys.version_info[:2]}\")\n",
+    )
+    .unwrap();
+    std::fs::write(
+        recipe.join("recipe.yaml"),
+        "package: {name: onlynew, version: \"1.0\"}\nbuild:\n  noarch: python\n  script:\n    - mkdir -p $SP_DIR && cp $RECIPE_DIR/onlynew.py $SP_DIR/\nrequirements:\n  host: [python]\n  run: [python]\ntests:\n  - python:\n      imports: [onlynew]\n      pip_check: false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("variants.yaml"),
+        "python: [\"3.14.* *_cp314t\", \"3.13.* *_cp313t\"]\nis_freethreading: [true, true]\nzip_keys: [[python, is_freethreading]]\n",
+    )
+    .unwrap();
+    let out = run(ftforge()
+        .args(["build"])
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let compat = compat(&channel);
+    let new = verdict(&compat, "onlynew", "1.0", "cp314t");
+    let old = verdict(&compat, "onlynew", "1.0", "cp313t");
+    assert_eq!(new["verdict"], "pure-python", "{new}");
+    assert_eq!(old["verdict"], "import-failed", "{old}");
+    assert!(old["reason"].as_str().unwrap().contains("onlynew"), "{old}");
+    // One file serves both.
+    assert_eq!(new["filename"], old["filename"], "{new}\n{old}");
+}

@@ -286,3 +286,59 @@ fn an_unchanged_recipe_rebuilds_byte_identical() {
         packages[1].1.len()
     );
 }
+
+/// A build judged by other code (another judging digest in its stored report) is not
+/// rebuilt, but its tests run again; judged by this code, it is simply reused.
+#[test]
+fn builds_judged_by_other_code_are_judged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("recipes");
+    let recipe_dir = root.join("judged");
+    std::fs::create_dir_all(&recipe_dir).unwrap();
+    std::fs::write(
+        recipe_dir.join("recipe.yaml"),
+        "package:\n  name: judged\n  version: \"1.0\"\nbuild:\n  script:\n    - mkdir -p $PREFIX/share && echo ok > $PREFIX/share/judged.txt\ntests:\n  - script:\n      - test -f $PREFIX/share/judged.txt\n",
+    )
+    .unwrap();
+    let channel = dir.path().join("channel");
+    let cache = dir.path().join("cache");
+    let summary = |run: &Run| finished(run)[0].2.clone();
+    let first = build(&root, &channel, &cache, &[]);
+    assert!(first.ok, "{:?}", first.events);
+    assert!(
+        summary(&first).starts_with("built"),
+        "{:?}",
+        finished(&first)
+    );
+    let (name, bytes) = only_package(&channel);
+
+    let reused = build(&root, &channel, &cache, &[]);
+    assert_eq!(summary(&reused), "up to date");
+
+    // As if the stored verdicts had been made by an older ftforge.
+    let reports: Vec<_> = std::fs::read_dir(channel.join("ftforge/builds"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(reports.len(), 1);
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
+    report["outputs"][0]["judged_with"] = "an older judge".into();
+    std::fs::write(&reports[0], serde_json::to_vec(&report).unwrap()).unwrap();
+
+    let again = build(&root, &channel, &cache, &[]);
+    assert!(again.ok, "{:?}", again.events);
+    assert!(
+        summary(&again).starts_with("judged again"),
+        "{:?}",
+        finished(&again)
+    );
+    // The same file, not rebuilt; the report now carries this code's digest.
+    assert_eq!(only_package(&channel), (name, bytes));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
+    assert_ne!(report["outputs"][0]["judged_with"], "an older judge");
+    assert_eq!(report["outputs"][0]["tests"][0]["passed"], true, "{report}");
+    assert_eq!(summary(&build(&root, &channel, &cache, &[])), "up to date");
+}
