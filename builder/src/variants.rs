@@ -68,6 +68,9 @@ impl Variant {
     }
 }
 
+/// How the compiled-in default variants are named in errors and `files`.
+pub const BUILTIN_VARIANTS_NAME: &str = "recipes/variants.yaml (built into ftforge)";
+
 /// The parsed variants files that apply to a recipe, later files overriding earlier.
 #[derive(Debug, Clone, Default)]
 pub struct VariantConfig {
@@ -90,11 +93,29 @@ impl VariantConfig {
                 config.merge(Self::load(&path)?);
             }
         }
+        if config.files.is_empty() {
+            // A recipe folder anywhere else builds against the interpreters ftforge
+            // ships (a variants file beside or above it says otherwise).
+            config = Self::builtin()?;
+        }
         Ok(config)
     }
 
+    /// The interpreter variants of the shipped `recipes/variants.yaml`, compiled in.
+    pub fn builtin() -> Result<Self, RecipeError> {
+        Self::parse(SourceFile {
+            path: PathBuf::from(BUILTIN_VARIANTS_NAME),
+            text: include_str!("../../recipes/variants.yaml").to_string(),
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Self, RecipeError> {
-        let file = SourceFile::read(path).map_err(|e| io_error(path, e))?;
+        Self::parse(SourceFile::read(path).map_err(|e| io_error(path, e))?)
+    }
+
+    fn parse(file: SourceFile) -> Result<Self, RecipeError> {
+        let path = file.path.clone();
+        let path = path.as_path();
         let root = parse_yaml(&file)?;
         let Some(map) = root.as_mapping() else {
             return Err(file.error(
@@ -295,6 +316,31 @@ mod tests {
         assert!(!vs[1].is_true("is_freethreading"));
         let with_other = c.combinations(&[used, vec!["other".to_string()]].concat());
         assert_eq!(with_other.len(), 4);
+    }
+
+    #[test]
+    fn a_recipe_folder_without_variants_files_gets_the_shipped_interpreters() {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = dir.path().join("lonely");
+        std::fs::create_dir(&recipe).unwrap();
+        let config = VariantConfig::discover(&recipe).unwrap();
+        assert_eq!(config.files, vec![PathBuf::from(BUILTIN_VARIANTS_NAME)]);
+        let variants = config.combinations(&["python".into(), "is_freethreading".into()]);
+        let shipped = VariantConfig::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../recipes/variants.yaml"),
+        )
+        .unwrap()
+        .combinations(&["python".into(), "is_freethreading".into()]);
+        assert_eq!(variants, shipped);
+        assert!(variants.len() >= 4, "{variants:?}");
+        // A variants file beside it wins.
+        std::fs::write(
+            recipe.join("variants.yaml"),
+            "python: [\"3.14.* *_cp314t\"]\n",
+        )
+        .unwrap();
+        let own = VariantConfig::discover(&recipe).unwrap();
+        assert_eq!(own.combinations(&["python".into()]).len(), 1);
     }
 
     #[test]
