@@ -25,6 +25,14 @@ fn recipe(root: &Path, name: &str, host: &[&str], script: &str) {
     .unwrap();
 }
 
+/// Writes `root/name/recipe.yaml` with `yaml`; returns the recipe folder.
+fn write_recipe(root: &Path, name: &str, yaml: &str) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("recipe.yaml"), yaml).unwrap();
+    dir
+}
+
 struct Run {
     ok: bool,
     /// (event, job, ok/summary) from --json progress events, in order.
@@ -199,13 +207,7 @@ fn a_dependency_cycle_is_an_error_naming_it() {
     let root = dir.path().join("recipes");
     // Each needs what the other produces, at build time.
     for (name, other) in [("egg", "hen"), ("hen", "egg")] {
-        let recipe_dir = root.join(name);
-        std::fs::create_dir_all(&recipe_dir).unwrap();
-        std::fs::write(
-            recipe_dir.join("recipe.yaml"),
-            format!("package:\n  name: {name}\n  version: \"1.0\"\nbuild:\n  script:\n    - echo {name} > $PREFIX/{name}.txt\nrequirements:\n  run: [{other}]\n"),
-        )
-        .unwrap();
+        write_recipe(&root, name, &format!("package:\n  name: {name}\n  version: \"1.0\"\nbuild:\n  script:\n    - echo {name} > $PREFIX/{name}.txt\nrequirements:\n  run: [{other}]\n"));
     }
     let channel = dir.path().join("channel");
     let run = build(&root, &channel, &dir.path().join("cache"), &[]);
@@ -252,18 +254,16 @@ fn only_package(channel: &Path) -> (String, Vec<u8>) {
 fn an_unchanged_recipe_rebuilds_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("recipes");
-    let recipe_dir = root.join("stamp");
-    std::fs::create_dir_all(&recipe_dir).unwrap();
+    let recipe_dir = write_recipe(
+        &root,
+        "stamp",
+        "package:\n  name: stamp\n  version: \"1.0\"\nbuild:\n  script:\n    - mkdir -p $PREFIX/bin $PREFIX/share\n    - cc -O2 -o $PREFIX/bin/stamp $RECIPE_DIR/stamp.c\n    - echo hello > $PREFIX/share/stamp.txt\n",
+    );
     // A compiled program that embeds the build date (__DATE__ / __TIME__ follow
     // SOURCE_DATE_EPOCH) and a text file: both must come out the same.
     std::fs::write(
         recipe_dir.join("stamp.c"),
         "#include <stdio.h>\nint main(void) { puts(\"built \" __DATE__ \" \" __TIME__); return 0; }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        recipe_dir.join("recipe.yaml"),
-        "package:\n  name: stamp\n  version: \"1.0\"\nbuild:\n  script:\n    - mkdir -p $PREFIX/bin $PREFIX/share\n    - cc -O2 -o $PREFIX/bin/stamp $RECIPE_DIR/stamp.c\n    - echo hello > $PREFIX/share/stamp.txt\n",
     )
     .unwrap();
     let cache = dir.path().join("cache");
@@ -293,13 +293,11 @@ fn an_unchanged_recipe_rebuilds_byte_identical() {
 fn builds_judged_by_other_code_are_judged_again() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("recipes");
-    let recipe_dir = root.join("judged");
-    std::fs::create_dir_all(&recipe_dir).unwrap();
-    std::fs::write(
-        recipe_dir.join("recipe.yaml"),
+    write_recipe(
+        &root,
+        "judged",
         "package:\n  name: judged\n  version: \"1.0\"\nbuild:\n  script:\n    - mkdir -p $PREFIX/share && echo ok > $PREFIX/share/judged.txt\ntests:\n  - script:\n      - test -f $PREFIX/share/judged.txt\n",
-    )
-    .unwrap();
+    );
     let channel = dir.path().join("channel");
     let cache = dir.path().join("cache");
     let summary = |run: &Run| finished(run)[0].2.clone();

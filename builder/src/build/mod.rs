@@ -440,14 +440,24 @@ impl<'a> Workspace<'a> {
         Ok(packages)
     }
 
-    /// Stage 7: every output installed at another path, tested and judged.
+    /// Stage 7: every output (a package file) installed at another path, tested and
+    /// judged.
     async fn judge(
         &self,
-        records: &[RepoDataRecord],
+        packages: &[PathBuf],
         file_counts: &[usize],
         channel_records: &[RepoDataRecord],
     ) -> Result<(Vec<OutputReport>, Vec<CompatRecord>), BuildError> {
         let stress = self.stress()?;
+        let records: Vec<RepoDataRecord> = packages
+            .iter()
+            .map(|p| testing::local_record(p))
+            .collect::<Result<_, _>>()
+            .map_err(|message| BuildError::Install {
+                job: self.job.name.clone(),
+                what: "the packages to test".into(),
+                message,
+            })?;
         let available: Vec<RepoDataRecord> = records
             .iter()
             .cloned()
@@ -455,7 +465,7 @@ impl<'a> Workspace<'a> {
             .collect();
         let mut reports = Vec::new();
         let mut compat = Vec::new();
-        for ((output, record), files) in self.job.outputs().zip(records).zip(file_counts) {
+        for ((output, record), files) in self.job.outputs().zip(&records).zip(file_counts) {
             let mut judged = judge_output(self, output, record, &available, &stress).await?;
             compat.extend(judged.compat.take());
             reports.push(OutputReport::new(record, *files, judged));
@@ -539,17 +549,8 @@ pub async fn build_job(
     let host_run_exports = ws.host_env(&plan).await?;
     let files_of = scripts::run_scripts(&ws).await?;
     let packages = ws.package(&files_of, &host_run_exports)?;
-    let records: Vec<RepoDataRecord> = packages
-        .iter()
-        .map(|p| testing::local_record(p))
-        .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::Install {
-            job: job.name.clone(),
-            what: "the new packages".into(),
-            message,
-        })?;
     let counts: Vec<usize> = files_of.iter().map(Vec::len).collect();
-    let (outputs, compat) = ws.judge(&records, &counts, &plan.channel_records).await?;
+    let (outputs, compat) = ws.judge(&packages, &counts, &plan.channel_records).await?;
     let report = ws.publish(&packages, outputs, compat, started)?;
     // The build prefix is large and only needed while building.
     let _ = std::fs::remove_dir_all(&ws.prefix);
@@ -569,18 +570,13 @@ pub async fn judge_published(
     started: Instant,
 ) -> Result<BuildReport, BuildError> {
     let ws = Workspace::prepare(job, settings, reporter, &plan.key)?;
-    let records: Vec<RepoDataRecord> = built
+    let packages: Vec<PathBuf> = built
         .outputs
         .iter()
-        .map(|o| testing::local_record(&settings.channel.subdir_path(&o.subdir).join(&o.filename)))
-        .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::Install {
-            job: job.name.clone(),
-            what: "the published packages".into(),
-            message,
-        })?;
+        .map(|o| settings.channel.subdir_path(&o.subdir).join(&o.filename))
+        .collect();
     let counts: Vec<usize> = built.outputs.iter().map(|o| o.files).collect();
-    let (outputs, compat) = ws.judge(&records, &counts, &plan.channel_records).await?;
+    let (outputs, compat) = ws.judge(&packages, &counts, &plan.channel_records).await?;
     ws.publish(&[], outputs, compat, started)
 }
 
