@@ -83,6 +83,13 @@ pub enum BuildError {
     WorkDirTooLong { job: String, path: PathBuf },
     #[error("{job}: {message}")]
     Config { job: String, message: String },
+    #[error("{job}: cannot put together {what}")]
+    Env {
+        job: String,
+        what: String,
+        #[source]
+        source: env::EnvError,
+    },
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -289,8 +296,8 @@ pub struct JobPlan {
     pub rendered: RenderedRecipe,
     pub channel_records: Vec<RepoDataRecord>,
     pub host_records: Vec<RepoDataRecord>,
-    /// Host specs the channel cannot satisfy (left to pip's build isolation).
-    pub missing: Vec<String>,
+    /// Host specs whose name the channel does not have (left to pip's build isolation).
+    pub missing: Vec<env::LeftToPip>,
     pub reusable: Option<BuildReport>,
 }
 
@@ -302,21 +309,37 @@ pub fn plan_job(
     let rendered = recipe.render(variant)?;
     let job = job_name(&rendered);
     let channel_records =
-        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
+        env::channel_records(&settings.channel).map_err(|source| BuildError::Env {
             job: job.clone(),
-            message,
+            what: "the channel's packages".into(),
+            source,
         })?;
     // The host environment: our own packages from the channel (the interpreter users
     // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
     // isolation.
-    let mut host_specs: Vec<String> = rendered
+    let host_specs: Vec<String> = rendered
         .outputs
         .iter()
         .filter(|o| !o.skipped)
         .flat_map(|o| o.requirements.host.iter().cloned())
         .collect();
-    host_specs.sort_by_key(|s| !s.starts_with("python "));
-    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    let env::Solved {
+        records: host_records,
+        left_to_pip: missing,
+    } = env::solve(&host_specs, &channel_records).map_err(|source| match source {
+        env::EnvError::NoMatch { spec, name, .. } if name == "python" => {
+            BuildError::MissingInterpreter {
+                job: job.clone(),
+                spec,
+                channel: settings.channel.root.clone(),
+            }
+        }
+        source => BuildError::Env {
+            job: job.clone(),
+            what: "the host environment".into(),
+            source,
+        },
+    })?;
     let key = build_key(recipe, &rendered, &host_records);
     let reusable = reusable_report(&settings.channel, &key);
     Ok(JobPlan {
@@ -415,21 +438,15 @@ pub async fn build_planned(
         missing,
         ..
     } = plan;
-    if let Some(spec) = missing
-        .iter()
-        .find(|s| s.split_whitespace().next() == Some("python"))
-    {
+    if let Some(python) = missing.iter().find(|l| l.name == "python") {
         return Err(BuildError::MissingInterpreter {
             job: job.clone(),
-            spec: spec.clone(),
+            spec: python.spec.clone(),
             channel: settings.channel.root.clone(),
         });
     }
     if !missing.is_empty() {
-        let names: Vec<&str> = missing
-            .iter()
-            .filter_map(|s| s.split_whitespace().next())
-            .collect();
+        let names: Vec<&str> = missing.iter().map(|l| l.name.as_str()).collect();
         reporter.note(
             &job,
             &format!(
@@ -541,6 +558,8 @@ pub async fn build_planned(
             what: first.clone(),
             message,
         })?;
+    // The packages just built come first: they replace the channel's copies of the
+    // same file names.
     let available: Vec<RepoDataRecord> = records
         .iter()
         .cloned()
@@ -569,8 +588,14 @@ pub async fn build_planned(
                 specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
             }
             specs.push(exact);
-            let (env_records, _) = env::select(&specs, &available);
-            testing::install(&test_env, env_records, &settings.package_cache)
+            let test_records = env::solve(&specs, &available)
+                .map_err(|source| BuildError::Env {
+                    job: job.clone(),
+                    what: format!("the test environment of {}", output.name),
+                    source,
+                })?
+                .records;
+            testing::install(&test_env, test_records, &settings.package_cache)
                 .await
                 .map_err(|message| BuildError::Install {
                     job: job.clone(),
