@@ -16,7 +16,7 @@ use crate::progress::{Reporter, Step};
 use crate::recipe::{Recipe, RecipeError, RenderedOutput, RenderedRecipe, Script};
 use crate::script::{run_logged, CommandFailed};
 use crate::source::{prepare_sources, SourceCache, SourceError};
-use crate::testing::{self, TestOutcome};
+use crate::testing::{self, TestKind, TestOutcome};
 use crate::variants::Variant;
 use crate::verdict::{self, Assessment, StressConfig};
 
@@ -382,11 +382,10 @@ pub async fn build_planned(
             return Ok(report);
         }
     }
-    let stress =
-        StressConfig::from_extra(&rendered.extra).map_err(|message| BuildError::Config {
-            job: job.clone(),
-            message,
-        })?;
+    let stress = StressConfig::from_extra(&rendered.extra).map_err(|e| BuildError::Config {
+        job: job.clone(),
+        message: e.to_string(),
+    })?;
     let abi = variant_abi(&rendered.variant);
     let outputs: Vec<&RenderedOutput> = rendered.outputs.iter().filter(|o| !o.skipped).collect();
     let first = outputs
@@ -461,10 +460,10 @@ pub async fn build_planned(
         reporter.step(&job, Step::Install);
         testing::install(&prefix, host_records.clone(), &settings.package_cache)
             .await
-            .map_err(|message| BuildError::Install {
+            .map_err(|e| BuildError::Install {
                 job: job.clone(),
                 what: "the host environment".into(),
-                message,
+                message: e.to_string(),
             })?;
     }
     let host_run_exports: Vec<_> = host_records.iter().filter_map(env::run_exports).collect();
@@ -553,10 +552,10 @@ pub async fn build_planned(
         .iter()
         .map(|p| testing::local_record(p))
         .collect::<Result<_, _>>()
-        .map_err(|message| BuildError::Install {
+        .map_err(|e| BuildError::Install {
             job: job.clone(),
             what: first.clone(),
-            message,
+            message: e.to_string(),
         })?;
     // The packages just built come first: they replace the channel's copies of the
     // same file names.
@@ -597,10 +596,10 @@ pub async fn build_planned(
                 .records;
             testing::install(&test_env, test_records, &settings.package_cache)
                 .await
-                .map_err(|message| BuildError::Install {
+                .map_err(|e| BuildError::Install {
                     job: job.clone(),
                     what: format!("{} for testing", output.name),
-                    message,
+                    message: e.to_string(),
                 })?;
             tests =
                 testing::run_recipe_tests(&output.tests, &test_env, &work, &log, &job, reporter)
@@ -609,7 +608,7 @@ pub async fn build_planned(
                 match testing::probe_interpreter(&abi, &test_env).await {
                     Ok((facts, problems)) => {
                         tests.push(TestOutcome {
-                            name: "interpreter facts".into(),
+                            kind: TestKind::InterpreterFacts,
                             passed: problems.is_empty(),
                             detail: (!problems.is_empty()).then(|| problems.join("\n")),
                         });
@@ -617,16 +616,16 @@ pub async fn build_planned(
                         probe =
                             Some(probe_interpreter_health(&abi, &test_env, &job, reporter).await);
                     }
-                    Err(message) => tests.push(TestOutcome {
-                        name: "interpreter facts".into(),
+                    Err(e) => tests.push(TestOutcome {
+                        kind: TestKind::InterpreterFacts,
                         passed: false,
-                        detail: Some(message),
+                        detail: Some(e.to_string()),
                     }),
                 }
                 let failures: Vec<String> = tests
                     .iter()
                     .filter(|t| !t.passed)
-                    .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
+                    .map(|t| format!("  ✗ {}: {}", t.kind, t.detail.as_deref().unwrap_or("")))
                     .collect();
                 if !failures.is_empty() {
                     return Err(BuildError::Tests {
@@ -643,13 +642,14 @@ pub async fn build_planned(
                     .map(|f| f.to_string_lossy().into_owned())
                     .collect();
                 let modules = verdict::modules_of(&rel, &abi);
-                let a = verdict::assess(&abi, &test_env, &modules, &tests, &stress).await;
+                let mut a = verdict::assess(&abi, &test_env, &modules, &tests, &stress).await;
+                a.evidence.left_to_pip = missing.clone();
                 compat.push(compat_record(
                     output,
                     Some(&abi),
                     a.verdict,
                     &a.reason,
-                    a.evidence.clone(),
+                    a.evidence.to_value(),
                     Some(record),
                 ));
                 assessment = Some(a);
