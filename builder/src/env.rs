@@ -122,7 +122,7 @@ pub fn solve<S: AsRef<str>>(specs: &[S], records: &[RepoDataRecord]) -> Result<S
             .collect();
         if same_name.is_empty() {
             left_to_pip.push(LeftToPip {
-                name: text.split_whitespace().next().unwrap_or(text).to_string(),
+                name: spec.name.to_string(),
                 spec: text.to_string(),
             });
             continue;
