@@ -53,6 +53,7 @@ fn every_verdict_in_every_format() {
     for v in [
         "build-failed",
         "import-failed",
+        "tests-failed",
         "gil-reenabled",
         "stress-failed",
         "gil-free",

@@ -165,7 +165,7 @@ pub struct PlannedJob {
     /// Host packages from the channel.
     pub host: Vec<String>,
     /// Host specs the channel lacks (left to pip's build isolation).
-    pub not_in_channel: Vec<String>,
+    pub not_in_channel: Vec<crate::env::LeftToPip>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

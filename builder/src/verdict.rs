@@ -1,23 +1,29 @@
 //! Deciding a package's compatibility verdict from evidence gathered on an installed
 //! environment: every extension module imported in a fresh process (GIL state and
-//! warnings captured), thread-stress runs, and the recipe's own tests.
+//! warnings captured), thread-stress runs, and the recipe's own tests. The evidence is
+//! typed ([`Evidence`]); [`decide`] is the decision table of docs/compat.md.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_module, import_race_snippet, ExtensionModule, ImportResult, StressResult,
-    IMPORT_PROBE, STRESS_HARNESS,
+    extension_module, import_race_snippet, ExtensionModule, ImportResult, StressHarnessReport,
+    StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
 };
+use ftforge_interpreter::probes::Subinterpreters;
 use ftforge_interpreter::PythonAbi;
-use tokio::io::AsyncWriteExt;
+use serde::{Deserialize, Serialize};
 
-use crate::testing::{activate, TestOutcome};
+use crate::env::LeftToPip;
+use crate::testing::{activate, run_probe, ChildFailure, TestKind, TestOutcome};
+
+/// How long one import, or the subinterpreter probe, may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
 /// A recipe's thread-stress declaration (`extra.ftforge.stress`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StressConfig {
     /// Python run by every thread at once; without one, the imports themselves race.
     #[serde(default)]
@@ -51,23 +57,93 @@ impl Default for StressConfig {
     }
 }
 
+/// `extra.ftforge.stress` does not have the documented shape.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("extra.ftforge.stress: {0}")]
+#[diagnostic(help("its keys: snippet (Python code), threads, rounds, timeout_secs (numbers)"))]
+pub struct StressConfigError(#[source] pub serde_json::Error);
+
 impl StressConfig {
-    pub fn from_extra(extra: &serde_json::Value) -> Result<Self, String> {
+    pub fn from_extra(extra: &serde_json::Value) -> Result<Self, StressConfigError> {
         match extra.pointer("/ftforge/stress") {
             None | Some(serde_json::Value::Null) => Ok(Self::default()),
-            Some(v) => {
-                serde_json::from_value(v.clone()).map_err(|e| format!("extra.ftforge.stress: {e}"))
-            }
+            Some(v) => serde_json::from_value(v.clone()).map_err(StressConfigError),
         }
     }
 }
 
+/// Whether each extension module also loads in a subinterpreter (PEP 684/734):
+/// recorded, not judged. In JSON either the probe's report or `{"error": "…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SubinterpreterProbe {
+    Ran(Subinterpreters),
+    Failed { error: String },
+}
+
+/// Everything a verdict was decided from, stored as `evidence` in `compat.json`
+/// (fields documented in docs/compat.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The interpreter the package was judged on (`cp314t` in JSON).
+    #[serde(with = "abi_tag")]
+    pub abi: PythonAbi,
+    /// The compiled extension modules among the package's files.
+    pub modules: Vec<ExtensionModule>,
+    /// Each module imported in a fresh process (`PYTHON_GIL` unset).
+    pub imports: Vec<ImportResult>,
+    /// The thread-stress run; none for a package without modules or a declared snippet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<StressResult>,
+    /// The recipe's tests (`PYTHON_GIL` unset).
+    #[serde(default)]
+    pub tests: Vec<TestOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subinterpreters: Option<SubinterpreterProbe>,
+    /// Host requirements the channel does not have, left to pip's build isolation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_to_pip: Vec<LeftToPip>,
+}
+
+impl Evidence {
+    /// The JSON stored in `CompatRecord::evidence`.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("evidence has only string map keys")
+    }
+
+    /// Reads evidence written by [`Evidence::to_value`] or by `compat.json` schema 1.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        Evidence::deserialize(value)
+    }
+
+    /// The recipe declared a stress snippet: a claim the verdict holds it to.
+    pub fn stress_declared(&self) -> bool {
+        self.stress
+            .as_ref()
+            .is_some_and(|s| s.snippet_source == StressSource::Recipe)
+    }
+}
+
+/// An ABI as its tag (`cp314t`) in JSON.
+mod abi_tag {
+    use ftforge_interpreter::PythonAbi;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(abi: &PythonAbi, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(abi)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PythonAbi, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
 /// A verdict, its one-line reason and the evidence behind it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Assessment {
     pub verdict: Verdict,
     pub reason: String,
-    pub evidence: serde_json::Value,
+    pub evidence: Evidence,
 }
 
 /// The extension modules among a package's files (paths relative to the prefix).
@@ -93,51 +169,33 @@ pub async fn assess(
     for module in modules {
         imports.push(import_one(&python, prefix, &module.name).await);
     }
-    let declared = stress.snippet.is_some();
-    let snippet = stress
-        .snippet
-        .clone()
-        .unwrap_or_else(|| import_race_snippet(modules));
+    let (source, snippet) = match &stress.snippet {
+        Some(snippet) => (StressSource::Recipe, snippet.clone()),
+        None => (StressSource::ImportRace, import_race_snippet(modules)),
+    };
     // Free-threaded builds are stressed with the GIL forced off, even when an import
     // would turn it on: a maintainer sees whether the code itself would survive.
-    let python_gil = abi.freethreading.then(|| "0".to_string());
-    let stress_result = if modules.is_empty() && !declared {
+    let python_gil = abi.freethreading.then_some("0");
+    let stress_result = if modules.is_empty() && source == StressSource::ImportRace {
         None
     } else {
-        Some(
-            run_stress(
-                &python,
-                prefix,
-                &snippet,
-                declared,
-                stress,
-                python_gil.as_deref(),
-            )
-            .await,
-        )
+        Some(run_stress(&python, prefix, &snippet, source, stress, python_gil).await)
     };
-    // Whether each module also loads in a subinterpreter (PEP 684/734): recorded, not judged.
     let subinterpreters = if modules.is_empty() {
         None
     } else {
         Some(subinterpreter_imports(&python, prefix, modules).await)
     };
-    let evidence = serde_json::json!({
-        "abi": abi.tag(),
-        "modules": modules,
-        "imports": imports,
-        "stress": stress_result,
-        "tests": tests,
-        "subinterpreters": subinterpreters,
-    });
-    let (verdict, reason) = decide(
-        abi,
-        modules,
-        &imports,
-        stress_result.as_ref(),
-        declared,
-        tests,
-    );
+    let evidence = Evidence {
+        abi: *abi,
+        modules: modules.to_vec(),
+        imports,
+        stress: stress_result,
+        tests: tests.to_vec(),
+        subinterpreters,
+        left_to_pip: Vec::new(),
+    };
+    let (verdict, reason) = decide(&evidence);
     Assessment {
         verdict,
         reason,
@@ -145,17 +203,14 @@ pub async fn assess(
     }
 }
 
-/// The decision table (documented in docs/compat.md).
-pub fn decide(
-    abi: &PythonAbi,
-    modules: &[ExtensionModule],
-    imports: &[ImportResult],
-    stress: Option<&StressResult>,
-    stress_declared: bool,
-    tests: &[TestOutcome],
-) -> (Verdict, String) {
-    if let Some(failed) = imports.iter().find(|i| !i.imported) {
-        let abi3 = modules.iter().any(|m| m.name == failed.module && m.abi3);
+/// The decision table of docs/compat.md, worst finding first.
+pub fn decide(evidence: &Evidence) -> (Verdict, String) {
+    let abi = &evidence.abi;
+    if let Some(failed) = evidence.imports.iter().find(|i| !i.imported) {
+        let abi3 = evidence
+            .modules
+            .iter()
+            .any(|m| m.name == failed.module && m.abi3);
         let note = if abi3 && abi.freethreading {
             " (an abi3 module: free-threaded CPython cannot load the limited API)"
         } else {
@@ -170,20 +225,29 @@ pub fn decide(
             ),
         );
     }
-    if let Some(failed) = tests
+    let failed_tests: Vec<&TestOutcome> = evidence.tests.iter().filter(|t| !t.passed).collect();
+    if let Some(failed) = failed_tests
         .iter()
-        .find(|t| !t.passed && t.name.starts_with("import "))
+        .find(|t| matches!(t.kind, TestKind::Import(_)))
     {
         return (
             Verdict::ImportFailed,
-            format!("recipe test `{}` failed", failed.name),
+            format!("recipe test `{}` failed", failed.kind),
         );
     }
-    if modules.is_empty() {
-        return (Verdict::PurePython, "no compiled extension modules".into());
+    if let Some(failed) = failed_tests.first() {
+        let how = if abi.freethreading {
+            " (run as users run it: PYTHON_GIL unset)"
+        } else {
+            ""
+        };
+        return (
+            Verdict::TestsFailed,
+            format!("recipe test `{}` failed{how}", failed.kind),
+        );
     }
     if abi.freethreading {
-        if let Some(culprit) = imports.iter().find(|i| i.reenabled_gil()) {
+        if let Some(culprit) = evidence.imports.iter().find(|i| i.reenabled_gil()) {
             let said = culprit
                 .gil_warning()
                 .map(|w| format!(" ({w})"))
@@ -193,34 +257,44 @@ pub fn decide(
                 format!("importing {} turned the GIL on{said}", culprit.module),
             );
         }
-        if let Some(s) = stress.filter(|s| !s.passed) {
-            return (
-                Verdict::StressFailed,
-                format!(
-                    "{}: {}",
-                    s.snippet_source,
-                    s.failure.as_deref().unwrap_or("failed")
-                ),
-            );
-        }
-        if let Some(failed) = tests.iter().find(|t| !t.passed) {
-            return (
-                Verdict::StressFailed,
-                format!("recipe test `{}` failed with the GIL off", failed.name),
-            );
-        }
-    } else if let Some(failed) = tests.iter().find(|t| !t.passed) {
+    }
+    if let Some(s) = evidence.stress.as_ref().filter(|s| !s.passed) {
+        let gil = match &s.python_gil {
+            Some(value) => format!("PYTHON_GIL={value}"),
+            None => "the GIL on".into(),
+        };
         return (
-            Verdict::ImportFailed,
-            format!("recipe test `{}` failed", failed.name),
+            Verdict::StressFailed,
+            format!(
+                "{} with {gil}: {}",
+                s.snippet_source,
+                s.failure.as_deref().unwrap_or("failed")
+            ),
         );
     }
-    let n = modules.len();
-    let stress_ok = stress.is_some_and(|s| s.passed);
-    match (abi.freethreading, stress_declared && stress_ok) {
+    let declared = evidence.stress_declared();
+    if evidence.modules.is_empty() {
+        let stress = if declared {
+            "; the recipe's stress snippet passes"
+        } else {
+            ""
+        };
+        return (
+            Verdict::PurePython,
+            format!("no compiled extension modules{stress}"),
+        );
+    }
+    let n = evidence.modules.len();
+    let tests = match evidence.tests.len() {
+        0 => String::new(),
+        count => format!("{count} recipe test(s) pass; "),
+    };
+    match (abi.freethreading, declared) {
         (true, true) => (
             Verdict::Verified,
-            format!("{n} module(s) keep the GIL off; tests and thread stress pass"),
+            format!(
+                "{n} module(s) keep the GIL off; {tests}the recipe's stress snippet passes with PYTHON_GIL=0"
+            ),
         ),
         (true, false) => (
             Verdict::GilFree,
@@ -228,7 +302,7 @@ pub fn decide(
         ),
         (false, true) => (
             Verdict::Verified,
-            format!("{n} module(s) import; tests and thread stress pass"),
+            format!("{n} module(s) import; {tests}the recipe's stress snippet passes"),
         ),
         (false, false) => (Verdict::Ok, format!("{n} module(s) import")),
     }
@@ -238,25 +312,21 @@ async fn subinterpreter_imports(
     python: &Path,
     prefix: &Path,
     modules: &[ExtensionModule],
-) -> serde_json::Value {
+) -> SubinterpreterProbe {
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg("-c")
         .arg(ftforge_interpreter::probes::SUBINTERPRETERS)
         .args(modules.iter().map(|m| m.name.clone()))
-        .current_dir(prefix)
-        .kill_on_drop(true);
+        .current_dir(prefix);
     activate(&mut cmd, prefix);
-    match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
-        Ok(Ok(out)) => {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            stdout
-                .lines()
-                .last()
-                .and_then(|l| serde_json::from_str(l).ok())
-                .unwrap_or_else(|| serde_json::json!({"error": describe_exit(&out.status, &String::from_utf8_lossy(&out.stderr))}))
-        }
-        Ok(Err(e)) => serde_json::json!({"error": e.to_string()}),
-        Err(_) => serde_json::json!({"error": "no result within 120 s"}),
+    match run_probe(cmd, None, PROBE_LIMIT)
+        .await
+        .and_then(|f| f.report())
+    {
+        Ok(report) => SubinterpreterProbe::Ran(report),
+        Err(e) => SubinterpreterProbe::Failed {
+            error: e.to_string(),
+        },
     }
 }
 
@@ -265,35 +335,23 @@ async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult 
     cmd.arg("-c")
         .arg(IMPORT_PROBE)
         .arg(module)
-        .current_dir(prefix)
-        .kill_on_drop(true);
+        .current_dir(prefix);
     activate(&mut cmd, prefix);
-    let failed = |error: String| ImportResult {
-        module: module.to_string(),
-        imported: false,
-        error: Some(error),
-        gil_before: false,
-        gil_after: false,
-        warnings: Vec::new(),
-        seconds: 0.0,
-    };
-    match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
-        Err(_) => failed("the import did not finish within 120 s".into()),
-        Ok(Err(e)) => failed(format!("cannot run {}: {e}", python.display())),
-        Ok(Ok(out)) => {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            match stdout
-                .lines()
-                .last()
-                .map(serde_json::from_str::<ImportResult>)
-            {
-                Some(Ok(result)) => result,
-                _ => failed(describe_exit(
-                    &out.status,
-                    &String::from_utf8_lossy(&out.stderr),
-                )),
-            }
-        }
+    // The probe's report stands even if the process then ends badly.
+    match run_probe(cmd, None, PROBE_LIMIT)
+        .await
+        .and_then(|f| f.report())
+    {
+        Ok(result) => result,
+        Err(e) => ImportResult {
+            module: module.to_string(),
+            imported: false,
+            error: Some(e.to_string()),
+            gil_before: false,
+            gil_after: false,
+            warnings: Vec::new(),
+            seconds: 0.0,
+        },
     }
 }
 
@@ -301,132 +359,79 @@ async fn run_stress(
     python: &Path,
     prefix: &Path,
     snippet: &str,
-    declared: bool,
+    source: StressSource,
     config: &StressConfig,
     python_gil: Option<&str>,
 ) -> StressResult {
-    let started = Instant::now();
     let mut result = StressResult {
         python_gil: python_gil.map(String::from),
-        snippet_source: if declared {
-            "recipe stress snippet".into()
-        } else {
-            "import race".into()
-        },
+        snippet_source: source,
         threads: config.threads,
         rounds: config.rounds,
         passed: false,
         failure: None,
         errors: Vec::new(),
         seconds: 0.0,
+        gil_enabled: None,
     };
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg("-c")
         .arg(STRESS_HARNESS)
         .arg(config.threads.to_string())
         .arg(config.rounds.to_string())
-        .current_dir(prefix)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .current_dir(prefix);
     activate(&mut cmd, prefix);
     if let Some(value) = python_gil {
         cmd.env("PYTHON_GIL", value);
     }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            result.failure = Some(format!("cannot run {}: {e}", python.display()));
-            return result;
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(snippet.as_bytes()).await;
-    }
-    let waited = tokio::time::timeout(
-        Duration::from_secs(config.timeout_secs),
-        child.wait_with_output(),
-    )
-    .await;
-    result.seconds = started.elapsed().as_secs_f64();
-    match waited {
-        Err(_) => {
-            result.failure = Some(format!("hung: no result within {} s", config.timeout_secs))
-        }
-        Ok(Err(e)) => result.failure = Some(format!("cannot wait: {e}")),
-        Ok(Ok(out)) => {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            match stdout
-                .lines()
-                .last()
-                .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            {
-                Some(report) if out.status.success() => {
-                    let errors: Vec<String> = report["errors"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|e| e.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let count = report["error_count"].as_u64().unwrap_or(0);
-                    result.passed = count == 0;
-                    if count > 0 {
-                        result.failure = Some(format!("{count} thread(s) raised"));
-                    }
-                    result.errors = errors;
-                }
-                _ => {
-                    result.failure = Some(describe_exit(
-                        &out.status,
-                        &String::from_utf8_lossy(&out.stderr),
-                    ))
-                }
+    let limit = Duration::from_secs(config.timeout_secs);
+    let report = match run_probe(cmd, Some(snippet), limit).await {
+        Ok(finished) => {
+            result.seconds = finished.seconds;
+            // A report followed by a crash at exit is still a crash.
+            if finished.status.success() {
+                finished.report::<StressHarnessReport>()
+            } else {
+                Err(ChildFailure::NoReport(finished.ending()))
             }
         }
+        Err(e) => {
+            if matches!(e, ChildFailure::Hung { .. }) {
+                result.seconds = limit.as_secs_f64();
+            }
+            Err(e)
+        }
+    };
+    match report {
+        Ok(report) => {
+            result.passed = report.error_count == 0;
+            if report.error_count > 0 {
+                result.failure = Some(format!("{} thread(s) raised", report.error_count));
+            }
+            result.errors = report.errors;
+            result.gil_enabled = Some(report.gil_enabled);
+        }
+        Err(e) => result.failure = Some(e.to_string()),
     }
     result
-}
-
-fn describe_exit(status: &std::process::ExitStatus, stderr: &str) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    let tail: Vec<&str> = stderr
-        .lines()
-        .rev()
-        .take(6)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let how = match (status.code(), status.signal()) {
-        (_, Some(sig)) => format!("crashed (signal {sig})"),
-        (Some(code), _) => format!("exit code {code}"),
-        _ => "ended abnormally".into(),
-    };
-    if tail.is_empty() {
-        how
-    } else {
-        format!("{how}: {}", tail.join(" | "))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftforge_interpreter::probes::SubinterpreterImport;
 
-    fn module(name: &str) -> ExtensionModule {
+    fn module(name: &str, abi3: bool) -> ExtensionModule {
         ExtensionModule {
             name: name.into(),
             path: format!("x/{name}.so"),
-            abi3: false,
+            abi3,
         }
     }
 
-    fn import(name: &str, ok: bool, gil_after: bool) -> ImportResult {
+    fn import(ok: bool, gil_after: bool) -> ImportResult {
         ImportResult {
-            module: name.into(),
+            module: "a._x".into(),
             imported: ok,
             error: (!ok).then(|| "ImportError: nope".into()),
             gil_before: false,
@@ -436,121 +441,167 @@ mod tests {
         }
     }
 
-    fn stress(passed: bool) -> StressResult {
+    fn stress(source: StressSource, passed: bool, abi: &PythonAbi) -> StressResult {
         StressResult {
-            python_gil: Some("0".into()),
-            snippet_source: "recipe stress snippet".into(),
+            python_gil: abi.freethreading.then(|| "0".into()),
+            snippet_source: source,
             threads: 8,
             rounds: 10,
             passed,
             failure: (!passed).then(|| "crashed (signal 11)".into()),
             errors: Vec::new(),
             seconds: 1.0,
+            gil_enabled: Some(!abi.freethreading),
+        }
+    }
+
+    fn test(kind: TestKind, passed: bool) -> TestOutcome {
+        TestOutcome {
+            kind,
+            passed,
+            detail: (!passed).then(|| "exit code 1".into()),
+        }
+    }
+
+    use StressSource::{ImportRace as Race, Recipe as Declared};
+
+    /// One row of the decision table.
+    struct Row {
+        case: &'static str,
+        free_threaded: bool,
+        /// `None`: no extension modules; `Some(abi3)`: one module `a._x`.
+        module: Option<bool>,
+        /// (imported, GIL on after the import)
+        import: (bool, bool),
+        stress: Option<(StressSource, bool)>,
+        tests: Vec<TestOutcome>,
+        verdict: Verdict,
+        reason: &'static str,
+    }
+
+    fn evidence(row: &Row) -> Evidence {
+        let abi = PythonAbi::new(3, 14, row.free_threaded);
+        Evidence {
+            abi,
+            modules: row
+                .module
+                .map(|abi3| module("a._x", abi3))
+                .into_iter()
+                .collect(),
+            imports: row
+                .module
+                .map(|_| import(row.import.0, row.import.1))
+                .into_iter()
+                .collect(),
+            stress: row
+                .stress
+                .map(|(source, passed)| stress(source, passed, &abi)),
+            tests: row.tests.clone(),
+            subinterpreters: None,
+            left_to_pip: Vec::new(),
         }
     }
 
     #[test]
     fn the_decision_table() {
-        let ft = PythonAbi::new(3, 14, true);
-        let gil = PythonAbi::new(3, 14, false);
-        let m = [module("a._x")];
-        assert_eq!(
-            decide(&ft, &[], &[], None, false, &[]).0,
-            Verdict::PurePython
+        let ok = (true, false);
+        let pip_check = || {
+            vec![
+                test(TestKind::Import("a".into()), true),
+                test(TestKind::PipCheck, false),
+            ]
+        };
+        #[rustfmt::skip]
+        let rows = [
+            Row { case: "no modules", free_threaded: true, module: None, import: ok, stress: None, tests: vec![], verdict: Verdict::PurePython, reason: "no compiled extension modules" },
+            Row { case: "no modules, declared stress passes", free_threaded: false, module: None, import: ok, stress: Some((Declared, true)), tests: vec![], verdict: Verdict::PurePython, reason: "stress snippet passes" },
+            Row { case: "no modules, declared stress fails", free_threaded: true, module: None, import: ok, stress: Some((Declared, false)), tests: vec![], verdict: Verdict::StressFailed, reason: "recipe stress snippet with PYTHON_GIL=0: crashed" },
+            Row { case: "no modules, a script fails", free_threaded: false, module: None, import: ok, stress: None, tests: vec![test(TestKind::Script(1), false)], verdict: Verdict::TestsFailed, reason: "recipe test `script #1` failed" },
+            Row { case: "module does not import", free_threaded: true, module: Some(false), import: (false, false), stress: Some((Race, true)), tests: vec![], verdict: Verdict::ImportFailed, reason: "import a._x failed: ImportError: nope" },
+            Row { case: "abi3 module on free-threaded", free_threaded: true, module: Some(true), import: (false, false), stress: Some((Race, true)), tests: vec![], verdict: Verdict::ImportFailed, reason: "abi3 module" },
+            Row { case: "recipe import test fails", free_threaded: false, module: Some(false), import: ok, stress: Some((Race, true)), tests: vec![test(TestKind::Import("a".into()), false)], verdict: Verdict::ImportFailed, reason: "recipe test `import a` failed" },
+            Row { case: "GIL re-enabled", free_threaded: true, module: Some(false), import: (true, true), stress: Some((Race, true)), tests: vec![], verdict: Verdict::GilReenabled, reason: "importing a._x turned the GIL on" },
+            Row { case: "GIL re-enabled, stress fails with it off", free_threaded: true, module: Some(false), import: (true, true), stress: Some((Declared, false)), tests: vec![], verdict: Verdict::GilReenabled, reason: "turned the GIL on" },
+            Row { case: "free-threaded, declared stress fails", free_threaded: true, module: Some(false), import: ok, stress: Some((Declared, false)), tests: vec![], verdict: Verdict::StressFailed, reason: "recipe stress snippet with PYTHON_GIL=0" },
+            Row { case: "free-threaded, import race fails", free_threaded: true, module: Some(false), import: ok, stress: Some((Race, false)), tests: vec![], verdict: Verdict::StressFailed, reason: "import race with PYTHON_GIL=0" },
+            Row { case: "free-threaded, import race passes", free_threaded: true, module: Some(false), import: ok, stress: Some((Race, true)), tests: vec![], verdict: Verdict::GilFree, reason: "1 module(s) import with the GIL off" },
+            Row { case: "free-threaded, declared stress and tests pass", free_threaded: true, module: Some(false), import: ok, stress: Some((Declared, true)), tests: vec![test(TestKind::Import("a".into()), true)], verdict: Verdict::Verified, reason: "1 recipe test(s) pass; the recipe's stress snippet passes with PYTHON_GIL=0" },
+            Row { case: "free-threaded, a script fails", free_threaded: true, module: Some(false), import: ok, stress: Some((Declared, true)), tests: vec![test(TestKind::Script(1), false)], verdict: Verdict::TestsFailed, reason: "recipe test `script #1` failed (run as users run it: PYTHON_GIL unset)" },
+            Row { case: "free-threaded, a script fails and the GIL came on", free_threaded: true, module: Some(false), import: (true, true), stress: Some((Race, true)), tests: vec![test(TestKind::Script(2), false)], verdict: Verdict::TestsFailed, reason: "`script #2`" },
+            Row { case: "GIL build imports", free_threaded: false, module: Some(false), import: (true, true), stress: Some((Race, true)), tests: vec![], verdict: Verdict::Ok, reason: "1 module(s) import" },
+            Row { case: "GIL build, declared stress passes", free_threaded: false, module: Some(false), import: (true, true), stress: Some((Declared, true)), tests: vec![], verdict: Verdict::Verified, reason: "the recipe's stress snippet passes" },
+            Row { case: "GIL build, declared stress fails", free_threaded: false, module: Some(false), import: (true, true), stress: Some((Declared, false)), tests: vec![], verdict: Verdict::StressFailed, reason: "recipe stress snippet with the GIL on: crashed (signal 11)" },
+            Row { case: "GIL build, import race fails", free_threaded: false, module: Some(false), import: (true, true), stress: Some((Race, false)), tests: vec![], verdict: Verdict::StressFailed, reason: "import race with the GIL on" },
+            Row { case: "GIL build, pip check fails", free_threaded: false, module: Some(false), import: (true, true), stress: Some((Declared, true)), tests: pip_check(), verdict: Verdict::TestsFailed, reason: "recipe test `pip check` failed" },
+        ];
+        for row in &rows {
+            let (verdict, reason) = decide(&evidence(row));
+            assert_eq!(verdict, row.verdict, "{}: {reason}", row.case);
+            assert!(
+                reason.contains(row.reason),
+                "{}: `{reason}` does not say `{}`",
+                row.case,
+                row.reason
+            );
+        }
+    }
+
+    #[test]
+    fn evidence_is_plain_json_and_reads_schema_1() {
+        let abi = PythonAbi::new(3, 14, true);
+        let mut modules = std::collections::BTreeMap::new();
+        modules.insert(
+            "a._x".to_string(),
+            SubinterpreterImport {
+                ok: false,
+                error: Some("ImportError: no".into()),
+            },
         );
-        assert_eq!(
-            decide(&ft, &m, &[import("a._x", false, false)], None, false, &[]).0,
-            Verdict::ImportFailed
+        let evidence = Evidence {
+            abi,
+            modules: vec![module("a._x", false)],
+            imports: vec![import(true, false)],
+            stress: Some(stress(Declared, true, &abi)),
+            tests: vec![test(TestKind::Script(1), true)],
+            subinterpreters: Some(SubinterpreterProbe::Ran(Subinterpreters {
+                api: "concurrent.interpreters".into(),
+                modules,
+            })),
+            left_to_pip: vec![LeftToPip {
+                name: "pip".into(),
+                spec: "pip".into(),
+            }],
+        };
+        let value = evidence.to_value();
+        let text = value.to_string();
+        assert!(
+            !text.contains("\"Ok\"") && !text.contains("\"Err\""),
+            "{text}"
         );
+        assert_eq!(value["abi"], "cp314t");
+        assert_eq!(value["stress"]["snippet_source"], "recipe stress snippet");
+        assert_eq!(value["tests"][0]["kind"], "script");
+        assert_eq!(value["subinterpreters"]["modules"]["a._x"]["ok"], false);
+        assert_eq!(value["left_to_pip"][0]["name"], "pip");
+        assert_eq!(Evidence::from_value(&value).unwrap(), evidence);
+
+        // What schema 1 stored: `null`s, test names, a failed subinterpreter probe.
+        let old = serde_json::json!({
+            "abi": "cp313", "modules": [], "imports": [], "stress": null,
+            "tests": [{"name": "import sortedcontainers", "passed": true}],
+            "subinterpreters": {"error": "no result within 120 s"},
+        });
+        let read = Evidence::from_value(&old).unwrap();
+        assert_eq!(read.abi, PythonAbi::new(3, 13, false));
         assert_eq!(
-            decide(
-                &ft,
-                &m,
-                &[import("a._x", true, true)],
-                Some(&stress(true)),
-                false,
-                &[]
-            )
-            .0,
-            Verdict::GilReenabled
+            read.tests[0].kind,
+            TestKind::Import("sortedcontainers".into())
         );
-        assert_eq!(
-            decide(
-                &ft,
-                &m,
-                &[import("a._x", true, false)],
-                Some(&stress(false)),
-                true,
-                &[]
-            )
-            .0,
-            Verdict::StressFailed
-        );
-        assert_eq!(
-            decide(
-                &ft,
-                &m,
-                &[import("a._x", true, false)],
-                Some(&stress(true)),
-                false,
-                &[]
-            )
-            .0,
-            Verdict::GilFree
-        );
-        assert_eq!(
-            decide(
-                &ft,
-                &m,
-                &[import("a._x", true, false)],
-                Some(&stress(true)),
-                true,
-                &[]
-            )
-            .0,
-            Verdict::Verified
-        );
-        assert_eq!(
-            decide(
-                &gil,
-                &m,
-                &[import("a._x", true, true)],
-                Some(&stress(true)),
-                false,
-                &[]
-            )
-            .0,
-            Verdict::Ok
-        );
-        assert_eq!(
-            decide(
-                &gil,
-                &m,
-                &[import("a._x", true, true)],
-                Some(&stress(true)),
-                true,
-                &[]
-            )
-            .0,
-            Verdict::Verified
-        );
-        let failing = [TestOutcome {
-            name: "script #1".into(),
-            passed: false,
-            detail: None,
-        }];
-        assert_eq!(
-            decide(
-                &ft,
-                &m,
-                &[import("a._x", true, false)],
-                Some(&stress(true)),
-                true,
-                &failing
-            )
-            .0,
-            Verdict::StressFailed
-        );
+        assert!(matches!(
+            read.subinterpreters,
+            Some(SubinterpreterProbe::Failed { .. })
+        ));
+        assert_eq!(decide(&read).0, Verdict::PurePython);
     }
 
     #[test]
@@ -567,6 +618,11 @@ mod tests {
         );
         assert!(StressConfig::from_extra(
             &serde_json::json!({"ftforge": {"stress": {"threads": "many"}}})
+        )
+        .is_err());
+        // A misspelt key is refused, not ignored.
+        assert!(StressConfig::from_extra(
+            &serde_json::json!({"ftforge": {"stress": {"snipet": "x = 1"}}})
         )
         .is_err());
     }

@@ -17,6 +17,9 @@ pub enum Verdict {
     BuildFailed,
     /// It built, but an extension module does not import.
     ImportFailed,
+    /// It built and imports, but one of the recipe's own tests (a script, `pip check`)
+    /// fails.
+    TestsFailed,
     /// It imports, but importing an extension module turns the GIL back on.
     GilReenabled,
     /// Its thread-stress test crashed, raised, hung or gave a wrong result.
@@ -34,9 +37,10 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 9] = [
+    pub const ALL: [Verdict; 10] = [
         Verdict::BuildFailed,
         Verdict::ImportFailed,
+        Verdict::TestsFailed,
         Verdict::GilReenabled,
         Verdict::StressFailed,
         Verdict::GilFree,
@@ -50,6 +54,7 @@ impl Verdict {
         match self {
             Verdict::BuildFailed => "build-failed",
             Verdict::ImportFailed => "import-failed",
+            Verdict::TestsFailed => "tests-failed",
             Verdict::GilReenabled => "gil-reenabled",
             Verdict::StressFailed => "stress-failed",
             Verdict::GilFree => "gil-free",

@@ -104,6 +104,7 @@ pub fn reenables_gil(verdict: Verdict) -> bool {
         Verdict::GilReenabled
             | Verdict::BuildFailed
             | Verdict::ImportFailed
+            | Verdict::TestsFailed
             | Verdict::StressFailed
     )
 }

@@ -1,7 +1,8 @@
 //! Labels: `<channel>/label/<name>/<subdir>/repodata.json` views of the main channel.
-//! `freethreading` holds the free-threaded interpreters and only the extension builds
-//! whose verdict keeps the GIL off; `gil` holds the GIL twins and their builds. Label
-//! directories hard-link the main channel's files (no copies).
+//! `freethreading` holds the free-threaded interpreters and only the builds whose
+//! verdicts keep the GIL off (a `noarch: python` package: all its free-threaded
+//! verdicts); `gil` holds the GIL twins and their usable builds. Label directories
+//! hard-link the main channel's files (no copies).
 
 use std::path::Path;
 
@@ -43,7 +44,10 @@ pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool
         _ => {}
     }
     let Some(abi) = record_abi(record) else {
-        // noarch packages and anything without an ABI serve both.
+        if record.noarch.is_python() {
+            return noarch_python_belongs(freethreading, record, compat);
+        }
+        // Packages not tied to Python (libraries, data, noarch: generic) serve both.
         return true;
     };
     if abi.ends_with('t') != freethreading {
@@ -57,9 +61,43 @@ pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool
         .map(|r| r.verdict)
     {
         Some(v) if freethreading => v.is_gil_free(),
-        Some(v) => matches!(v, Verdict::Ok | Verdict::Verified | Verdict::PurePython),
+        Some(v) => usable_with_the_gil(v),
         // Not judged (a package published by hand): only the GIL label takes it.
         None => !freethreading,
+    }
+}
+
+/// The GIL label's verdicts.
+fn usable_with_the_gil(verdict: Verdict) -> bool {
+    matches!(
+        verdict,
+        Verdict::Ok | Verdict::Verified | Verdict::PurePython
+    )
+}
+
+/// A `noarch: python` package is one file for every interpreter, judged on each of
+/// them (one verdict per ABI). `skipped` verdicts say nothing either way. The
+/// free-threaded label takes it when at least one free-threaded verdict is recorded
+/// for its version and every one is usable free-threaded; the GIL label takes it
+/// unless one of its GIL verdicts is not usable (none recorded: published by hand).
+fn noarch_python_belongs(freethreading: bool, record: &PackageRecord, compat: &CompatData) -> bool {
+    let prefix = format!(
+        "{}/{}/",
+        record.name.as_normalized(),
+        record.version.as_str()
+    );
+    let verdicts: Vec<Verdict> = compat
+        .records
+        .range(prefix.clone()..)
+        .take_while(|(key, _)| key.starts_with(&prefix))
+        .map(|(_, r)| r)
+        .filter(|r| r.freethreading == freethreading && r.verdict != Verdict::Skipped)
+        .map(|r| r.verdict)
+        .collect();
+    if freethreading {
+        !verdicts.is_empty() && verdicts.iter().all(Verdict::is_gil_free)
+    } else {
+        verdicts.into_iter().all(usable_with_the_gil)
     }
 }
 
@@ -177,15 +215,94 @@ mod tests {
         assert!(!belongs("gil", &py, &CompatData::default()));
         let gil_py = record("python", "h1_100_cp314", &[]);
         assert!(belongs("gil", &gil_py, &CompatData::default()));
-        let noarch = record("sortedcontainers", "pyh1_0", &["python"]);
+        // Not tied to Python (no python_abi, not noarch: python): both labels.
+        let library = record("libffi", "h1_0", &[]);
         assert!(
-            belongs("freethreading", &noarch, &CompatData::default())
-                && belongs("gil", &noarch, &CompatData::default())
+            belongs("freethreading", &library, &CompatData::default())
+                && belongs("gil", &library, &CompatData::default())
         );
         assert!(!belongs(
             "gil",
             &record("python-freethreading", "h_0", &[]),
             &CompatData::default()
         ));
+    }
+
+    fn noarch_python(name: &str) -> PackageRecord {
+        let mut r = record(name, "pyh1_0", &["python >=3.9"]);
+        r.noarch = serde_json::from_value(serde_json::json!("python")).unwrap();
+        r
+    }
+
+    fn verdicts(package: &str, per_abi: &[(&str, Verdict)]) -> CompatData {
+        let mut data = CompatData::default();
+        for (abi, verdict) in per_abi {
+            let record = CompatRecord::sample(package, abi, *verdict);
+            data.records.insert(record.key(), record);
+        }
+        // Another package's verdicts (a longer name with the same start) do not count.
+        let other =
+            CompatRecord::sample(&format!("{package}-extra"), "cp314t", Verdict::GilReenabled);
+        data.records.insert(other.key(), other);
+        data
+    }
+
+    #[test]
+    fn noarch_python_packages_follow_their_per_interpreter_verdicts() {
+        let sc = noarch_python("sc");
+        let both = |data: &CompatData| {
+            (
+                belongs("freethreading", &sc, data),
+                belongs("gil", &sc, data),
+            )
+        };
+        // Judged pure-python everywhere: both labels.
+        let all_good = verdicts(
+            "sc",
+            &[
+                ("cp314t", Verdict::PurePython),
+                ("cp313t", Verdict::PurePython),
+                ("cp314", Verdict::PurePython),
+            ],
+        );
+        assert_eq!(both(&all_good), (true, true));
+        // Fails to import on one free-threaded interpreter: not in the free-threaded label.
+        let one_bad = verdicts(
+            "sc",
+            &[
+                ("cp314t", Verdict::PurePython),
+                ("cp313t", Verdict::ImportFailed),
+                ("cp314", Verdict::PurePython),
+            ],
+        );
+        assert_eq!(both(&one_bad), (false, true));
+        // Its tests fail with the GIL: not in the GIL label, still free-threaded.
+        let gil_bad = verdicts(
+            "sc",
+            &[
+                ("cp314t", Verdict::PurePython),
+                ("cp314", Verdict::TestsFailed),
+            ],
+        );
+        assert_eq!(both(&gil_bad), (true, false));
+        // A skipped interpreter says nothing either way.
+        let skipped = verdicts(
+            "sc",
+            &[
+                ("cp314t", Verdict::PurePython),
+                ("cp313t", Verdict::Skipped),
+            ],
+        );
+        assert_eq!(both(&skipped), (true, true));
+        // Never judged free-threaded (published by hand): only the GIL label.
+        assert_eq!(both(&CompatData::default()), (false, true));
+        assert_eq!(
+            both(&verdicts("sc", &[("cp313t", Verdict::Skipped)])),
+            (false, true)
+        );
+        // Verdicts of another version do not count.
+        let mut other_version = sc.clone();
+        other_version.version = "2.0".parse().unwrap();
+        assert!(!belongs("freethreading", &other_version, &all_good));
     }
 }

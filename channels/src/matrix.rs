@@ -67,6 +67,7 @@ pub fn meaning(v: Verdict) -> &'static str {
     match v {
         Verdict::BuildFailed => "did not build for this interpreter",
         Verdict::ImportFailed => "built, but a module does not import",
+        Verdict::TestsFailed => "built and imports, but the recipe's own tests fail",
         Verdict::GilReenabled => "imports, but importing it turns the GIL back on",
         Verdict::StressFailed => "crashed, raised, hung or was wrong under thread stress",
         Verdict::GilFree => "every extension module imports with the GIL off",

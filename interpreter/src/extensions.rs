@@ -143,12 +143,47 @@ pub fn import_race_snippet(modules: &[ExtensionModule]) -> String {
     )
 }
 
+/// What [`STRESS_HARNESS`] printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressHarnessReport {
+    pub threads: u32,
+    pub rounds: u32,
+    /// The first three tracebacks.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// How many threads raised in all.
+    pub error_count: u64,
+    pub seconds: f64,
+    /// `sys._is_gil_enabled()` when the rounds were over.
+    pub gil_enabled: bool,
+}
+
+/// Which code the threads of a stress run executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StressSource {
+    /// The recipe's `extra.ftforge.stress.snippet`: a claim the package makes.
+    #[serde(rename = "recipe stress snippet")]
+    Recipe,
+    /// No snippet declared: the extension modules imported from every thread at once.
+    #[serde(rename = "import race")]
+    ImportRace,
+}
+
+impl std::fmt::Display for StressSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StressSource::Recipe => "recipe stress snippet",
+            StressSource::ImportRace => "import race",
+        })
+    }
+}
+
 /// What a stress run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StressResult {
-    /// `PYTHON_GIL` value it ran with (`0`: GIL forced off).
+    /// `PYTHON_GIL` value it ran with (`0`: GIL forced off; absent: unset).
     pub python_gil: Option<String>,
-    pub snippet_source: String,
+    pub snippet_source: StressSource,
     pub threads: u32,
     pub rounds: u32,
     pub passed: bool,
@@ -158,6 +193,9 @@ pub struct StressResult {
     #[serde(default)]
     pub errors: Vec<String>,
     pub seconds: f64,
+    /// `sys._is_gil_enabled()` after the rounds, when the harness reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_enabled: Option<bool>,
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use super::records::compat_record;
 use super::{BuildError, Workspace};
 use crate::env;
 use crate::recipe::RenderedOutput;
-use crate::testing::{self, TestOutcome};
+use crate::testing::{self, TestKind, TestOutcome};
 use crate::verdict::{self, Assessment, StressConfig};
 
 /// What judging one output found.
@@ -53,6 +53,7 @@ pub(crate) async fn judge_output(
     record: &RepoDataRecord,
     available: &[RepoDataRecord],
     stress: &StressConfig,
+    left_to_pip: &[env::LeftToPip],
 ) -> Result<Judged, BuildError> {
     let job = ws.job;
     let abi = job.abi;
@@ -82,16 +83,24 @@ pub(crate) async fn judge_output(
         specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
     }
     specs.push(exact);
+    // The package under test comes first: it replaces the channel's copy of the same
+    // file name.
     let candidates: Vec<RepoDataRecord> = std::iter::once(record.clone())
         .chain(available.iter().cloned())
         .collect();
-    let (env_records, _) = env::select(&specs, &candidates);
+    let env_records = env::solve(&specs, &candidates)
+        .map_err(|source| BuildError::Env {
+            job: job.name.clone(),
+            what: format!("the test environment of {}", output.name),
+            source,
+        })?
+        .records;
     testing::install(&test_env, env_records, &ws.settings.package_cache)
         .await
-        .map_err(|message| BuildError::Install {
+        .map_err(|e| BuildError::Install {
             job: job.name.clone(),
             what: format!("{} for testing", output.name),
-            message,
+            message: e.to_string(),
         })?;
     result.tests = testing::run_recipe_tests(
         &output.tests,
@@ -106,24 +115,24 @@ pub(crate) async fn judge_output(
         match testing::probe_interpreter(&abi, &test_env).await {
             Ok((facts, problems)) => {
                 result.tests.push(TestOutcome {
-                    name: "interpreter facts".into(),
+                    kind: TestKind::InterpreterFacts,
                     passed: problems.is_empty(),
                     detail: (!problems.is_empty()).then(|| problems.join("\n")),
                 });
                 result.interpreter = Some(facts);
                 result.test_env = Some(test_env.clone());
             }
-            Err(message) => result.tests.push(TestOutcome {
-                name: "interpreter facts".into(),
+            Err(e) => result.tests.push(TestOutcome {
+                kind: TestKind::InterpreterFacts,
                 passed: false,
-                detail: Some(message),
+                detail: Some(e.to_string()),
             }),
         }
         let failures: Vec<String> = result
             .tests
             .iter()
             .filter(|t| !t.passed)
-            .map(|t| format!("  ✗ {}: {}", t.name, t.detail.as_deref().unwrap_or("")))
+            .map(|t| format!("  ✗ {}: {}", t.kind, t.detail.as_deref().unwrap_or("")))
             .collect();
         if !failures.is_empty() {
             return Err(BuildError::Tests {
@@ -137,8 +146,9 @@ pub(crate) async fn judge_output(
     if let (true, Some(abi)) = (judged, abi) {
         let files = installed_files(&test_env, record);
         let modules = verdict::modules_of(&files, &abi);
-        let a = verdict::assess(&abi, &test_env, &modules, &result.tests, stress).await;
-        let mut evidence = a.evidence.clone();
+        let mut a = verdict::assess(&abi, &test_env, &modules, &result.tests, stress).await;
+        a.evidence.left_to_pip = left_to_pip.to_vec();
+        let mut evidence = a.evidence.to_value();
         if let Some(obj) = evidence.as_object_mut() {
             obj.insert("judged_with".into(), JUDGING_DIGEST.into());
         }

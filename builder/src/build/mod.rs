@@ -87,8 +87,19 @@ pub enum BuildError {
     #[error("{job}: the work directory {} is too long for a {PLACEHOLDER_LEN}-character placeholder prefix", path.display())]
     #[diagnostic(help("pass a shorter --work-dir"))]
     WorkDirTooLong { job: String, path: PathBuf },
-    #[error("{job}: {message}")]
-    Config { job: String, message: String },
+    #[error("{job}: the recipe's thread-stress settings (`extra.ftforge.stress`)")]
+    Stress {
+        job: String,
+        #[source]
+        source: crate::verdict::StressConfigError,
+    },
+    #[error("{job}: cannot put together {what}")]
+    Env {
+        job: String,
+        what: String,
+        #[source]
+        source: env::EnvError,
+    },
     #[error("the build graph has a dependency cycle: {}", jobs.join(" → "))]
     #[diagnostic(help(
         "each of these recipes needs a package another one of them produces; break the cycle in their requirements"
@@ -207,27 +218,43 @@ pub struct JobPlan {
     pub key: String,
     pub channel_records: Vec<RepoDataRecord>,
     pub host_records: Vec<RepoDataRecord>,
-    /// Host specs the channel cannot satisfy (left to pip's build isolation).
-    pub missing: Vec<String>,
+    /// Host specs whose name the channel does not have (left to pip's build isolation).
+    pub missing: Vec<env::LeftToPip>,
     pub reusable: Option<BuildReport>,
 }
 
 /// Stage 1: the key, the host packages and whether an identical build exists.
 pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildError> {
     let channel_records =
-        env::channel_records(&settings.channel).map_err(|message| BuildError::Config {
+        env::channel_records(&settings.channel).map_err(|source| BuildError::Env {
             job: job.name.clone(),
-            message,
+            what: "the channel's packages".into(),
+            source,
         })?;
     // The host environment: our own packages from the channel (the interpreter users
     // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
     // isolation.
-    let mut host_specs: Vec<String> = job
+    let host_specs: Vec<String> = job
         .outputs()
         .flat_map(|o| o.requirements.host.iter().cloned())
         .collect();
-    host_specs.sort_by_key(|s| !s.starts_with("python "));
-    let (host_records, missing) = env::select(&host_specs, &channel_records);
+    let env::Solved {
+        records: host_records,
+        left_to_pip: missing,
+    } = env::solve(&host_specs, &channel_records).map_err(|source| match source {
+        env::EnvError::NoMatch { spec, name, .. } if name == crate::job::INTERPRETER_PACKAGE => {
+            BuildError::MissingInterpreter {
+                job: job.name.clone(),
+                spec,
+                channel: settings.channel.root.clone(),
+            }
+        }
+        source => BuildError::Env {
+            job: job.name.clone(),
+            what: "the host environment".into(),
+            source,
+        },
+    })?;
     let key = build_key(job, &host_records);
     let reusable = reusable_report(&settings.channel, &key);
     Ok(JobPlan {
@@ -324,9 +351,9 @@ impl<'a> Workspace<'a> {
     }
 
     fn stress(&self) -> Result<StressConfig, BuildError> {
-        StressConfig::from_extra(&self.job.rendered.extra).map_err(|message| BuildError::Config {
+        StressConfig::from_extra(&self.job.rendered.extra).map_err(|source| BuildError::Stress {
             job: self.job.name.clone(),
-            message,
+            source,
         })
     }
 
@@ -355,23 +382,19 @@ impl<'a> Workspace<'a> {
         plan: &JobPlan,
     ) -> Result<Vec<rattler_conda_types::package::RunExportsJson>, BuildError> {
         let job = &self.job.name;
-        if let Some(spec) = plan
+        if let Some(python) = plan
             .missing
             .iter()
-            .find(|s| s.split_whitespace().next() == Some(crate::job::INTERPRETER_PACKAGE))
+            .find(|l| l.name == crate::job::INTERPRETER_PACKAGE)
         {
             return Err(BuildError::MissingInterpreter {
                 job: job.clone(),
-                spec: spec.clone(),
+                spec: python.spec.clone(),
                 channel: self.settings.channel.root.clone(),
             });
         }
         if !plan.missing.is_empty() {
-            let names: Vec<&str> = plan
-                .missing
-                .iter()
-                .filter_map(|s| s.split_whitespace().next())
-                .collect();
+            let names: Vec<&str> = plan.missing.iter().map(|l| l.name.as_str()).collect();
             self.reporter.note(
                 job,
                 &format!(
@@ -390,10 +413,10 @@ impl<'a> Workspace<'a> {
                 &self.settings.package_cache,
             )
             .await
-            .map_err(|message| BuildError::Install {
+            .map_err(|e| BuildError::Install {
                 job: job.clone(),
                 what: "the host environment".into(),
-                message,
+                message: e.to_string(),
             })?;
         }
         Ok(plan
@@ -447,16 +470,17 @@ impl<'a> Workspace<'a> {
         packages: &[PathBuf],
         file_counts: &[usize],
         channel_records: &[RepoDataRecord],
+        left_to_pip: &[env::LeftToPip],
     ) -> Result<(Vec<OutputReport>, Vec<CompatRecord>), BuildError> {
         let stress = self.stress()?;
         let records: Vec<RepoDataRecord> = packages
             .iter()
             .map(|p| testing::local_record(p))
             .collect::<Result<_, _>>()
-            .map_err(|message| BuildError::Install {
+            .map_err(|e| BuildError::Install {
                 job: self.job.name.clone(),
                 what: "the packages to test".into(),
-                message,
+                message: e.to_string(),
             })?;
         let available: Vec<RepoDataRecord> = records
             .iter()
@@ -466,7 +490,8 @@ impl<'a> Workspace<'a> {
         let mut reports = Vec::new();
         let mut compat = Vec::new();
         for ((output, record), files) in self.job.outputs().zip(&records).zip(file_counts) {
-            let mut judged = judge_output(self, output, record, &available, &stress).await?;
+            let mut judged =
+                judge_output(self, output, record, &available, &stress, left_to_pip).await?;
             compat.extend(judged.compat.take());
             reports.push(OutputReport::new(record, *files, judged));
         }
@@ -550,7 +575,9 @@ pub async fn build_job(
     let files_of = scripts::run_scripts(&ws).await?;
     let packages = ws.package(&files_of, &host_run_exports)?;
     let counts: Vec<usize> = files_of.iter().map(Vec::len).collect();
-    let (outputs, compat) = ws.judge(&packages, &counts, &plan.channel_records).await?;
+    let (outputs, compat) = ws
+        .judge(&packages, &counts, &plan.channel_records, &plan.missing)
+        .await?;
     let report = ws.publish(&packages, outputs, compat, started)?;
     // The build prefix is large and only needed while building.
     let _ = std::fs::remove_dir_all(&ws.prefix);
@@ -576,7 +603,9 @@ pub async fn judge_published(
         .map(|o| settings.channel.subdir_path(&o.subdir).join(&o.filename))
         .collect();
     let counts: Vec<usize> = built.outputs.iter().map(|o| o.files).collect();
-    let (outputs, compat) = ws.judge(&packages, &counts, &plan.channel_records).await?;
+    let (outputs, compat) = ws
+        .judge(&packages, &counts, &plan.channel_records, &plan.missing)
+        .await?;
     ws.publish(&[], outputs, compat, started)
 }
 
