@@ -30,19 +30,26 @@ pub(crate) struct Judged {
     pub compat: Option<CompatRecord>,
 }
 
-/// Files of an installed package, relative to the prefix, from its `conda-meta` record.
-fn installed_files(prefix: &Path, record: &RepoDataRecord) -> Vec<String> {
-    let meta = prefix
-        .join("conda-meta")
-        .join(format!("{}.json", record.identifier.to_file_name()));
-    PrefixRecord::from_path(&meta)
-        .map(|r| {
-            r.files
-                .iter()
-                .map(|f| f.to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+/// Files of an installed package, relative to the prefix, from its `conda-meta` record
+/// (a package judged without its file list would look like pure Python: an error).
+fn installed_files(prefix: &Path, record: &RepoDataRecord) -> Result<Vec<String>, BuildError> {
+    let package = &record.package_record;
+    let meta = prefix.join("conda-meta").join(format!(
+        "{}-{}-{}.json",
+        package.name.as_normalized(),
+        package.version,
+        package.build
+    ));
+    let installed = PrefixRecord::from_path(&meta).map_err(|source| BuildError::Io {
+        action: "read the installed record",
+        path: meta.clone(),
+        source,
+    })?;
+    Ok(installed
+        .files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect())
 }
 
 /// Installs `record` (a package file) with the job's interpreter, runs the recipe's
@@ -144,7 +151,7 @@ pub(crate) async fn judge_output(
         }
     }
     if let (true, Some(abi)) = (judged, abi) {
-        let files = installed_files(&test_env, record);
+        let files = installed_files(&test_env, record)?;
         let modules = verdict::modules_of(&files, &abi);
         let mut a = verdict::assess(&abi, &test_env, &modules, &result.tests, stress).await;
         a.evidence.left_to_pip = left_to_pip.to_vec();
