@@ -11,6 +11,7 @@ use rattler_conda_types::RepoDataRecord;
 use sha2::{Digest, Sha256};
 
 use crate::env;
+use crate::toolchain::{self, ResolvedTool};
 use crate::package::{snapshot, write_package, PackageError, PackageInput};
 use crate::progress::{Reporter, Step};
 use crate::recipe::{Recipe, RecipeError, RenderedOutput, RenderedRecipe, Script};
@@ -139,6 +140,9 @@ pub struct BuildReport {
     /// True when nothing ran because the channel already had these packages.
     #[serde(default)]
     pub reused: bool,
+    /// The build requirements as resolved (channel packages, machine programs).
+    #[serde(default)]
+    pub toolchain: Vec<ResolvedTool>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -359,6 +363,9 @@ pub async fn build_planned(
             return Ok(report);
         }
     }
+    // Every build requirement resolved before anything is fetched: a missing tool
+    // stops the build at its recipe line.
+    let tools = toolchain::resolve(recipe, &rendered, &plan.channel_records)?;
     let stress =
         StressConfig::from_extra(&rendered.extra).map_err(|message| BuildError::Config {
             job: job.clone(),
@@ -438,6 +445,16 @@ pub async fn build_planned(
             ),
         );
     }
+    // Build requirements from the channel join the host prefix (merged environments).
+    let mut host_records = host_records;
+    for record in toolchain::channel_records(&tools) {
+        if !host_records
+            .iter()
+            .any(|h| h.package_record.name == record.package_record.name)
+        {
+            host_records.push(record);
+        }
+    }
     if host_records.is_empty() {
         std::fs::create_dir_all(&prefix).map_err(io("create", &prefix))?;
     } else {
@@ -450,7 +467,7 @@ pub async fn build_planned(
                 message,
             })?;
     }
-    let host_run_exports: Vec<_> = host_records.iter().filter_map(env::run_exports).collect();
+    let host_packages = crate::depends::host_packages(&host_records);
 
     // Run each output's script; the files it adds to the prefix are that output's.
     let single = rendered.outputs.len() == 1;
@@ -510,7 +527,10 @@ pub async fn build_planned(
         } else {
             None
         };
-        let (depends, constrains) = dependencies(output, abi.as_ref(), &host_run_exports);
+        let crate::depends::Dependencies {
+            depends,
+            constrains,
+        } = crate::depends::dependencies(recipe, output, abi.as_ref(), &host_packages)?;
         let input = PackageInput {
             output,
             prefix: &prefix,
@@ -521,7 +541,7 @@ pub async fn build_planned(
             run_exports: &output.requirements.run_exports,
             recipe_dir: &recipe.dir,
             rendered_recipe: &rendered.rendered,
-            extra_about: serde_json::json!({"extra": about_extra(&rendered, &key)}),
+            extra_about: serde_json::json!({"extra": about_extra(&rendered, &key, &tools)}),
         };
         packages.push(
             write_package(&input, &pkgs).map_err(|source| BuildError::Package {
@@ -682,6 +702,7 @@ pub async fn build_planned(
         work_dir: work.clone(),
         ftforge_version: env!("CARGO_PKG_VERSION").to_string(),
         reused: false,
+        toolchain: tools,
     };
     let path = report_path(&settings.channel, &key);
     if let Some(parent) = path.parent() {
@@ -710,8 +731,8 @@ pub async fn build_planned(
 }
 
 /// `about.json`'s `extra`: the recipe's `extra` (as rattler-build writes it) plus the
-/// build key and variant.
-fn about_extra(rendered: &RenderedRecipe, key: &str) -> serde_json::Value {
+/// build key, the variant and the resolved build requirements.
+fn about_extra(rendered: &RenderedRecipe, key: &str, tools: &[ResolvedTool]) -> serde_json::Value {
     let mut extra = match &rendered.extra {
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
@@ -720,6 +741,10 @@ fn about_extra(rendered: &RenderedRecipe, key: &str) -> serde_json::Value {
     extra.insert(
         "variant".into(),
         serde_json::to_value(&rendered.variant).unwrap_or_default(),
+    );
+    extra.insert(
+        "toolchain".into(),
+        serde_json::to_value(tools).unwrap_or_default(),
     );
     serde_json::Value::Object(extra)
 }
@@ -745,44 +770,6 @@ async fn probe_interpreter_health(
         Ok(report) => serde_json::to_value(report).unwrap_or_default(),
         Err(e) => serde_json::json!({"error": e.to_string()}),
     }
-}
-
-/// `depends` and `constrains` of an output: its run requirements (a bare `python` of a
-/// compiled package pinned to the ABI's minor version) plus the run-exports of its host
-/// dependencies (`weak` for compiled packages, `noarch` for noarch ones).
-fn dependencies(
-    output: &RenderedOutput,
-    abi: Option<&PythonAbi>,
-    host_run_exports: &[rattler_conda_types::package::RunExportsJson],
-) -> (Vec<String>, Vec<String>) {
-    let noarch = output.noarch.is_some();
-    let mut depends: Vec<String> = Vec::new();
-    for req in &output.requirements.run {
-        let name = req.split_whitespace().next().unwrap_or_default();
-        match (name, abi, noarch, req.trim() == name) {
-            ("python", Some(abi), false, _) => depends.push(abi.python_range_spec()),
-            _ => depends.push(req.clone()),
-        }
-    }
-    let mut constrains = output.requirements.run_constraints.clone();
-    for exports in host_run_exports {
-        let (deps, cons) = if noarch {
-            (&exports.noarch, &Vec::new())
-        } else {
-            (&exports.weak, &exports.weak_constrains)
-        };
-        for spec in deps {
-            let name = spec.split_whitespace().next().unwrap_or_default();
-            if !depends
-                .iter()
-                .any(|d| d.split_whitespace().next() == Some(name))
-            {
-                depends.push(spec.clone());
-            }
-        }
-        constrains.extend(cons.iter().cloned());
-    }
-    (depends, constrains)
 }
 
 /// The ABI column of packages built without an interpreter variant.
