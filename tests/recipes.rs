@@ -301,3 +301,85 @@ fn a_zip_group_broken_by_an_override_is_a_located_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+/// The free-threaded CPython 3.14 packages (`python`, `python_abi`) of the shared test
+/// channel. An entry point needs an interpreter, not this commit's build of it: packages
+/// the channel already holds are used, and the interpreters are built only when there
+/// are none.
+fn cp314t_interpreter_packages() -> Vec<PathBuf> {
+    let find = |channel: &Path| -> Option<Vec<PathBuf>> {
+        let pick = |subdir: &str, start: &str, end: &str| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.starts_with(start) && name.ends_with(end)
+                })
+                .collect();
+            found.sort();
+            found.pop()
+        };
+        Some(vec![
+            pick("linux-64", "python-3.14.", "_cp314t.conda")?,
+            pick("noarch", "python_abi-3.14-", "_cp314t.conda")?,
+        ])
+    };
+    let shared = test_cache().join("channel-main");
+    find(&shared).unwrap_or_else(|| {
+        let built = interpreter_channel();
+        find(&built).expect("the interpreter build publishes cp314t packages")
+    })
+}
+
+#[test]
+fn an_entry_point_of_a_noarch_recipe_is_a_command_once_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = dir.path().join("channel");
+    ftforge_channels::Channel::new(&channel)
+        .publish(&cp314t_interpreter_packages(), false)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("variants.yaml"),
+        "python: [\"3.14.* *_cp314t\"]\nis_freethreading: [true]\nzip_keys: [[python, is_freethreading]]\n",
+    )
+    .unwrap();
+    // The shipped recipe, with the entry point a new user would add.
+    let shipped =
+        std::fs::read_to_string(repo_root().join("recipes/sortedcontainers/recipe.yaml")).unwrap();
+    let with_entry_point = shipped.replacen(
+        "  noarch: python\n",
+        "  noarch: python\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers:SortedList\n",
+        1,
+    );
+    assert_ne!(shipped, with_entry_point);
+    let recipe = write_recipe(dir.path(), "sortedcontainers", &with_entry_point);
+    let out = run(ftforge()
+        .args(["build", "--json"])
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let output = &reports[0]["outputs"][0];
+    let package = channel.join("noarch").join(output["filename"].as_str().unwrap());
+    let link: serde_json::Value = serde_json::from_str(&info_file(&package, "link.json")).unwrap();
+    assert_eq!(
+        link["noarch"]["entry_points"],
+        serde_json::json!(["sc-hello = sortedcontainers:SortedList"])
+    );
+
+    // Installed by an independent client, the command exists and runs the function.
+    let prefix = dir.path().join("env");
+    py_rattler_install(
+        channel.to_str().unwrap(),
+        &prefix,
+        &["sortedcontainers", "python 3.14.* *_cp314t"],
+    );
+    let command = prefix.join("bin/sc-hello");
+    assert!(command.is_file(), "no bin/sc-hello in {}", prefix.display());
+    let ran = run(&mut std::process::Command::new(&command));
+    // `sys.exit(SortedList())`: a non-integer exit value is printed, status 1.
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    assert_eq!(text(&ran.stderr).trim(), "SortedList([])");
+}
