@@ -140,7 +140,9 @@ fn a_cxx_cmake_ninja_recipe_builds_with_the_machine_toolchain_recorded() {
         serde_json::from_str(&info_file(&package, "about.json")).unwrap();
     let platform = output["subdir"].as_str().unwrap();
     for toolchain in [&report["toolchain"], &about["extra"]["toolchain"]] {
-        let tools = toolchain.as_array().unwrap_or_else(|| panic!("no toolchain: {report}"));
+        let tools = toolchain
+            .as_array()
+            .unwrap_or_else(|| panic!("no toolchain: {report}"));
         let requirements: Vec<&str> = tools
             .iter()
             .map(|t| t["requirement"].as_str().unwrap())
@@ -153,7 +155,10 @@ fn a_cxx_cmake_ninja_recipe_builds_with_the_machine_toolchain_recorded() {
             assert_eq!(tool["from"], "machine", "{tool}");
             let found = &tool["programs"][0];
             assert_eq!(found["name"], program, "{tool}");
-            assert!(Path::new(found["path"].as_str().unwrap()).is_file(), "{tool}");
+            assert!(
+                Path::new(found["path"].as_str().unwrap()).is_file(),
+                "{tool}"
+            );
             assert_eq!(found["version"], version_line(program), "{tool}");
         }
     }
@@ -170,7 +175,10 @@ fn a_missing_build_tool_fails_at_its_recipe_line_before_sources_are_fetched() {
     let channel = dir.path().join("channel");
     let text_of = cmake_recipe(UNFETCHABLE, "    - nonexistent-tool-xyz\n");
     let recipe = write_recipe(dir.path(), "needs-missing-tool", &text_of);
-    let at = format!("recipe.yaml:{}:7", line_of(&text_of, "nonexistent-tool-xyz"));
+    let at = format!(
+        "recipe.yaml:{}:7",
+        line_of(&text_of, "nonexistent-tool-xyz")
+    );
     let out = run(ftforge()
         .arg("build")
         .arg(&recipe)
@@ -224,7 +232,9 @@ fn flat(stderr: &[u8]) -> String {
 
 /// The 1-based number of the first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> usize {
-    let at = text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in the recipe"));
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the recipe"));
     text[..at].matches('\n').count() + 1
 }
 
@@ -362,7 +372,9 @@ fn an_entry_point_of_a_noarch_recipe_is_a_command_once_installed() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let reports: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     let output = &reports[0]["outputs"][0];
-    let package = channel.join("noarch").join(output["filename"].as_str().unwrap());
+    let package = channel
+        .join("noarch")
+        .join(output["filename"].as_str().unwrap());
     let link: serde_json::Value = serde_json::from_str(&info_file(&package, "link.json")).unwrap();
     assert_eq!(
         link["noarch"]["entry_points"],

@@ -11,13 +11,13 @@ use rattler_conda_types::RepoDataRecord;
 use sha2::{Digest, Sha256};
 
 use crate::env;
-use crate::toolchain::{self, ResolvedTool};
 use crate::package::{snapshot, write_package, PackageError, PackageInput};
 use crate::progress::{Reporter, Step};
 use crate::recipe::{Recipe, RecipeError, RenderedOutput, RenderedRecipe, Script};
 use crate::script::{run_logged, CommandFailed};
 use crate::source::{prepare_sources, SourceCache, SourceError};
 use crate::testing::{self, TestOutcome};
+use crate::toolchain::{self, ResolvedTool};
 use crate::variants::Variant;
 use crate::verdict::{self, Assessment, StressConfig};
 

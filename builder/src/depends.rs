@@ -74,8 +74,13 @@ pub fn dependencies(
         let record = &package.record.package_record;
         let spec = pinned
             .pin
-            .apply(&record.version.to_string(), &record.build.to_string())
-            .map_err(|e| recipe.error(pinned.span.as_ref(), format!("pin_compatible('{name}'): {e}")))?;
+            .apply(&record.version.to_string(), record.build.as_ref())
+            .map_err(|e| {
+                recipe.error(
+                    pinned.span.as_ref(),
+                    format!("pin_compatible('{name}'): {e}"),
+                )
+            })?;
         if pinned.constraint {
             constrains.push(spec);
         } else {
@@ -191,9 +196,16 @@ mod tests {
         let deps = dependencies(&r, &rendered.outputs[0], None, &host).unwrap();
         assert_eq!(
             deps.depends,
-            vec!["numpy >=2.1.3,<2.2.0a0", "libzstd >=1.5.6,<1.6.0a0", "libgcc >=14"]
+            vec![
+                "numpy >=2.1.3,<2.2.0a0",
+                "libzstd >=1.5.6,<1.6.0a0",
+                "libgcc >=14"
+            ]
         );
-        assert_eq!(deps.constrains, vec!["zstd-static ==1.5.6", "libstdcxx >=14"]);
+        assert_eq!(
+            deps.constrains,
+            vec!["zstd-static ==1.5.6", "libstdcxx >=14"]
+        );
     }
 
     #[test]
@@ -225,6 +237,10 @@ mod tests {
         let rendered = r.render(&Default::default()).unwrap();
         let err = dependencies(&r, &rendered.outputs[0], None, &[]).unwrap_err();
         assert_eq!(err.line, 4, "{err}");
-        assert!(err.message.contains("not in the host environment"), "{}", err.message);
+        assert!(
+            err.message.contains("not in the host environment"),
+            "{}",
+            err.message
+        );
     }
 }

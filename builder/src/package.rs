@@ -22,7 +22,9 @@ pub enum PackageError {
     },
     #[error("the generated index.json of {name} is invalid: {message}")]
     BadIndex { name: String, message: String },
-    #[error("the entry point `{command}` of {name} would replace {path}, which the build installed")]
+    #[error(
+        "the entry point `{command}` of {name} would replace {path}, which the build installed"
+    )]
     #[diagnostic(help("rename the entry point or stop the build from installing that script"))]
     EntryPointClash {
         name: String,
@@ -421,9 +423,10 @@ mod tests {
         );
         let unpacked = dir.path().join("unpacked");
         rattler_package_streaming::fs::extract(&package, &unpacked).unwrap();
-        let paths: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(unpacked.join("info/paths.json")).unwrap())
-                .unwrap();
+        let paths: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(unpacked.join("info/paths.json")).unwrap(),
+        )
+        .unwrap();
         let script = paths["paths"]
             .as_array()
             .unwrap()
@@ -431,12 +434,18 @@ mod tests {
             .find(|p| p["_path"] == "bin/sc-hello")
             .expect("bin/sc-hello is in paths.json");
         assert_eq!(script["file_mode"], "text");
-        assert_eq!(script["prefix_placeholder"], placeholder.to_string_lossy().as_ref());
+        assert_eq!(
+            script["prefix_placeholder"],
+            placeholder.to_string_lossy().as_ref()
+        );
         let exports: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(unpacked.join("info/run_exports.json")).unwrap(),
         )
         .unwrap();
-        assert_eq!(exports, serde_json::json!({"weak_constrains": ["tool >=1"]}));
+        assert_eq!(
+            exports,
+            serde_json::json!({"weak_constrains": ["tool >=1"]})
+        );
         assert!(!unpacked.join("info/link.json").exists());
 
         // Installed by rattler (what ftforge and conda clients use): the shebang names
@@ -454,7 +463,10 @@ mod tests {
         assert!(installed.contains("from sortedcontainers import SortedList"));
         assert!(installed.contains("sys.exit(SortedList())"));
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(prefix.join("bin/sc-hello")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(prefix.join("bin/sc-hello"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_ne!(mode & 0o111, 0, "executable");
     }
 
@@ -467,9 +479,10 @@ mod tests {
         );
         let unpacked = dir.path().join("unpacked");
         rattler_package_streaming::fs::extract(&package, &unpacked).unwrap();
-        let link: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(unpacked.join("info/link.json")).unwrap())
-                .unwrap();
+        let link: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(unpacked.join("info/link.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             link,
             serde_json::json!({"noarch": {"type": "python", "entry_points": ["sc-hello = sortedcontainers:SortedList"]}, "package_metadata_version": 1})

@@ -237,7 +237,9 @@ pub fn resolve(
             let span = output.build_spans.get(i).copied().flatten();
             let located = |message: String| recipe.error(span.as_ref(), message);
             let spec = MatchSpec::from_str(requirement, ParseStrictness::Lenient).map_err(|e| {
-                located(format!("build requirement `{requirement}` is not a match spec: {e}"))
+                located(format!(
+                    "build requirement `{requirement}` is not a match spec: {e}"
+                ))
             })?;
             let Some(name) = spec.name.as_exact().map(|n| n.as_normalized().to_string()) else {
                 return Err(located(format!(
@@ -329,7 +331,10 @@ fn machine(
         };
         let version = version_line(&path).map_err(|e| {
             (
-                format!("build requirement `{requirement}`: `{} --version` failed: {e}", path.display()),
+                format!(
+                    "build requirement `{requirement}`: `{} --version` failed: {e}",
+                    path.display()
+                ),
                 format!("check that {} works", path.display()),
             )
         })?;
@@ -403,7 +408,8 @@ fn version_in(line: &str) -> Option<Version> {
         .map(|w| w.trim_matches(|c: char| matches!(c, '(' | ')' | ',' | ';')))
         .filter(|w| {
             w.contains('.')
-                && w.split('.').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+                && w.split('.')
+                    .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
         })
         .find_map(|w| Version::from_str(w).ok())
 }
@@ -415,11 +421,20 @@ mod tests {
     #[test]
     fn version_words_are_found_in_version_lines() {
         let v = |line: &str| version_in(line).map(|v| v.to_string());
-        assert_eq!(v("gcc (Debian 12.2.0-14) 12.2.0").as_deref(), Some("12.2.0"));
+        assert_eq!(
+            v("gcc (Debian 12.2.0-14) 12.2.0").as_deref(),
+            Some("12.2.0")
+        );
         assert_eq!(v("cmake version 3.25.1").as_deref(), Some("3.25.1"));
         assert_eq!(v("1.11.1").as_deref(), Some("1.11.1"));
-        assert_eq!(v("cargo 1.85.0 (d73d2caf9 2024-12-31)").as_deref(), Some("1.85.0"));
-        assert_eq!(v("ldd (Debian GLIBC 2.36-9+deb12u14) 2.36").as_deref(), Some("2.36"));
+        assert_eq!(
+            v("cargo 1.85.0 (d73d2caf9 2024-12-31)").as_deref(),
+            Some("1.85.0")
+        );
+        assert_eq!(
+            v("ldd (Debian GLIBC 2.36-9+deb12u14) 2.36").as_deref(),
+            Some("2.36")
+        );
         assert_eq!(v("nothing here"), None);
     }
 

@@ -376,13 +376,24 @@ mod tests {
         .unwrap();
         let recipe = dir.path().join("foo");
         std::fs::create_dir(&recipe).unwrap();
-        std::fs::write(recipe.join("variants.yaml"), "# only free-threaded\nis_freethreading: [true]\n").unwrap();
+        std::fs::write(
+            recipe.join("variants.yaml"),
+            "# only free-threaded\nis_freethreading: [true]\n",
+        )
+        .unwrap();
         let err = VariantConfig::discover(&recipe).unwrap_err();
         assert_eq!(err.path, recipe.join("variants.yaml"));
         assert_eq!((err.line, err.column), (2, 1), "{err}");
-        assert!(err.message.contains("[python, is_freethreading]"), "{}", err.message);
+        assert!(
+            err.message.contains("[python, is_freethreading]"),
+            "{}",
+            err.message
+        );
         let help = err.help.unwrap();
-        assert!(help.contains("`python` has 4") && help.contains("`is_freethreading` has 1"), "{help}");
+        assert!(
+            help.contains("`python` has 4") && help.contains("`is_freethreading` has 1"),
+            "{help}"
+        );
         // Even unchecked, combinations never index past the shortest list.
         let mut merged = VariantConfig::load(&dir.path().join("variants.yaml")).unwrap();
         merged.merge(VariantConfig::load(&recipe.join("variants.yaml")).unwrap());

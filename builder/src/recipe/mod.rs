@@ -288,7 +288,10 @@ impl Recipe {
                 build_node: rendered.get("build"),
             });
         } else {
-            let nodes = rendered.get("outputs").map(Rendered::items).unwrap_or_default();
+            let nodes = rendered
+                .get("outputs")
+                .map(Rendered::items)
+                .unwrap_or_default();
             for (i, out) in doc.outputs.iter().enumerate() {
                 let section = nodes.get(i);
                 let (mut build, build_node) = match &out.build {
@@ -387,10 +390,30 @@ impl Recipe {
                 ("build", &mut r.build, list_node("build"), false),
                 ("host", &mut r.host, list_node("host"), false),
                 ("run", &mut r.run, list_node("run"), true),
-                ("run_constraints", &mut r.run_constraints, list_node("run_constraints"), true),
-                ("run_exports.weak", &mut r.run_exports.weak, exports_node.and_then(|e| e.get("weak")), false),
-                ("run_exports.strong", &mut r.run_exports.strong, exports_node.and_then(|e| e.get("strong")), false),
-                ("run_exports.noarch", &mut r.run_exports.noarch, exports_node.and_then(|e| e.get("noarch")), false),
+                (
+                    "run_constraints",
+                    &mut r.run_constraints,
+                    list_node("run_constraints"),
+                    true,
+                ),
+                (
+                    "run_exports.weak",
+                    &mut r.run_exports.weak,
+                    exports_node.and_then(|e| e.get("weak")),
+                    false,
+                ),
+                (
+                    "run_exports.strong",
+                    &mut r.run_exports.strong,
+                    exports_node.and_then(|e| e.get("strong")),
+                    false,
+                ),
+                (
+                    "run_exports.noarch",
+                    &mut r.run_exports.noarch,
+                    exports_node.and_then(|e| e.get("noarch")),
+                    false,
+                ),
                 (
                     "run_exports.weak_constraints",
                     &mut r.run_exports.weak_constraints,
@@ -464,7 +487,10 @@ impl Recipe {
                 let span = entry_node.and_then(|n| n.item(i)).map(|n| *n.span());
                 let entry = EntryPoint::from_str(text).map_err(|e| {
                     self.file
-                        .error(span.as_ref(), format!("`{text}` is not an entry point: {e}"))
+                        .error(
+                            span.as_ref(),
+                            format!("`{text}` is not an entry point: {e}"),
+                        )
                         .with_help("write `command = package.module:function`")
                 })?;
                 output.entry_points.push(entry);
@@ -587,7 +613,11 @@ fn implied_variant_keys(text: &str) -> Vec<String> {
     for function in ["compiler", "stdlib"] {
         let call = format!("{function}(");
         for (i, _) in text.match_indices(&call) {
-            if text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 continue;
             }
             let rest = text[i + call.len()..].trim_start();
@@ -809,8 +839,14 @@ extra:
         let variants = r.variant_combinations();
         assert_eq!(variants.len(), 1);
         let out = r.render(&variants[0]).unwrap();
-        assert_eq!(out.outputs[0].requirements.build[0], format!("clang_{p} =15"));
-        assert_eq!(out.outputs[0].requirements.build[3], format!("sysroot_{p} =2.17"));
+        assert_eq!(
+            out.outputs[0].requirements.build[0],
+            format!("clang_{p} =15")
+        );
+        assert_eq!(
+            out.outputs[0].requirements.build[3],
+            format!("sysroot_{p} =2.17")
+        );
     }
 
     #[test]
@@ -823,7 +859,11 @@ extra:
         let out = r.render(&Variant::default()).unwrap();
         let numbers: Vec<u64> = out.outputs.iter().map(|o| o.build_number).collect();
         assert_eq!(numbers, vec![0, 100, 100]);
-        assert!(out.outputs[0].build_string.ends_with("_0"), "{}", out.outputs[0].build_string);
+        assert!(
+            out.outputs[0].build_string.ends_with("_0"),
+            "{}",
+            out.outputs[0].build_string
+        );
     }
 
     const PINS: &str = r#"recipe: {name: split, version: "1.2.3"}
@@ -848,7 +888,9 @@ outputs:
     #[test]
     fn pins_take_the_sibling_outputs_version_and_build() {
         let dir = tempfile::tempdir().unwrap();
-        let out = recipe(dir.path(), PINS).render(&Variant::default()).unwrap();
+        let out = recipe(dir.path(), PINS)
+            .render(&Variant::default())
+            .unwrap();
         assert_eq!(
             out.outputs[0].requirements.run_exports.weak,
             vec!["libfoo >=1.2.3,<1.3.0a0".to_string()]
@@ -874,9 +916,15 @@ outputs:
                 )
             })
             .collect();
-        assert_eq!(compatible, vec![("numpy", false, false, 15), ("numpy", true, true, 17)]);
         assert_eq!(
-            foo.pin_compatible[0].pin.apply("2.1.3", "py314h_0").unwrap(),
+            compatible,
+            vec![("numpy", false, false, 15), ("numpy", true, true, 17)]
+        );
+        assert_eq!(
+            foo.pin_compatible[0]
+                .pin
+                .apply("2.1.3", "py314h_0")
+                .unwrap(),
             "numpy >=2.1,<3.0a0"
         );
     }
@@ -916,31 +964,78 @@ outputs:
     fn keys_ftforge_does_not_carry_out_are_refused_where_they_are() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("build:\n  files: [lib/]\n", "`build.files` is not supported", (5, 3)),
-            ("build:\n  python:\n    version_independent: true\n", "`build.python.version_independent`", (6, 5)),
-            ("build:\n  script:\n    interpreter: python\n    content: [print(1)]\n", "`build.script.interpreter`", (6, 5)),
-            ("build:\n  merge_build_and_host_envs: false\n", "merge_build_and_host_envs", (5, 3)),
-            ("build:\n  script:\n    file: build.sh\n    content: [echo]\n", "both `file` and `content`", (7, 5)),
-            ("tests:\n  - package_contents:\n      files: [bin/x]\n", "`tests[0].package_contents`", (5, 5)),
-            ("tests:\n  - python:\n      imports: [x]\n      python_version: [\"3.13\"]\n", "`tests[0].python.python_version`", (7, 7)),
-            ("source:\n  url: https://example.invalid/x.tgz\n  md5: 0123\n", "`source[0].md5`", (6, 3)),
-            ("source:\n  - path: src\n    use_gitignore: true\n", "`source[0].use_gitignore`", (6, 5)),
+            (
+                "build:\n  files: [lib/]\n",
+                "`build.files` is not supported",
+                (5, 3),
+            ),
+            (
+                "build:\n  python:\n    version_independent: true\n",
+                "`build.python.version_independent`",
+                (6, 5),
+            ),
+            (
+                "build:\n  script:\n    interpreter: python\n    content: [print(1)]\n",
+                "`build.script.interpreter`",
+                (6, 5),
+            ),
+            (
+                "build:\n  merge_build_and_host_envs: false\n",
+                "merge_build_and_host_envs",
+                (5, 3),
+            ),
+            (
+                "build:\n  script:\n    file: build.sh\n    content: [echo]\n",
+                "both `file` and `content`",
+                (7, 5),
+            ),
+            (
+                "tests:\n  - package_contents:\n      files: [bin/x]\n",
+                "`tests[0].package_contents`",
+                (5, 5),
+            ),
+            (
+                "tests:\n  - python:\n      imports: [x]\n      python_version: [\"3.13\"]\n",
+                "`tests[0].python.python_version`",
+                (7, 7),
+            ),
+            (
+                "source:\n  url: https://example.invalid/x.tgz\n  md5: 0123\n",
+                "`source[0].md5`",
+                (6, 3),
+            ),
+            (
+                "source:\n  - path: src\n    use_gitignore: true\n",
+                "`source[0].use_gitignore`",
+                (6, 5),
+            ),
             ("schema_version: 2\n", "`schema_version`", (4, 1)),
         ];
         for (tail, message, (line, column)) in cases {
-            let text = format!("package: {{name: x, version: \"1\"}}\n# a comment\n# another\n{tail}");
-            let err = recipe(dir.path(), &text).render(&Variant::default()).unwrap_err();
+            let text =
+                format!("package: {{name: x, version: \"1\"}}\n# a comment\n# another\n{tail}");
+            let err = recipe(dir.path(), &text)
+                .render(&Variant::default())
+                .unwrap_err();
             assert!(err.message.contains(message), "{tail}: {}", err.message);
             assert_eq!((err.line, err.column), (line, column), "{tail}: {err}");
             assert!(err.help.is_some(), "{tail}");
         }
         let multi = "recipe: {name: s, version: \"1\"}\noutputs:\n  - package: {name: a}\n    source: {path: x}\n";
-        let err = recipe(dir.path(), multi).render(&Variant::default()).unwrap_err();
-        assert!(err.message.contains("`outputs[0].source`"), "{}", err.message);
+        let err = recipe(dir.path(), multi)
+            .render(&Variant::default())
+            .unwrap_err();
+        assert!(
+            err.message.contains("`outputs[0].source`"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.line, 4);
         // What ftforge does anyway is accepted.
         let fine = "package: {name: x, version: \"1\"}\nbuild:\n  merge_build_and_host_envs: true\n  always_include_files: []\n  script:\n    interpreter: bash\n    content: [echo]\nsource:\n  - path: src\n    use_gitignore: false\nschema_version: 1\n";
-        recipe(dir.path(), fine).render(&Variant::default()).unwrap();
+        recipe(dir.path(), fine)
+            .render(&Variant::default())
+            .unwrap();
     }
 
     #[test]

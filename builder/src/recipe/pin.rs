@@ -25,12 +25,15 @@ impl TryFrom<String> for PinBound {
         if text.chars().all(|c| c == 'x' || c == '.') {
             let segments = text.chars().filter(|c| *c == 'x').count();
             if segments == 0 {
-                return Err(format!("`{text}` is an empty pin expression (at least `x`)"));
+                return Err(format!(
+                    "`{text}` is an empty pin expression (at least `x`)"
+                ));
             }
             return Ok(PinBound::Expression(segments));
         }
-        Version::from_str(&text)
-            .map_err(|e| format!("`{text}` is neither a pin expression like `x.x` nor a version: {e}"))?;
+        Version::from_str(&text).map_err(|e| {
+            format!("`{text}` is neither a pin expression like `x.x` nor a version: {e}")
+        })?;
         Ok(PinBound::Version(text))
     }
 }
@@ -117,8 +120,9 @@ impl Pin {
         if self.exact {
             return checked(format!("{name} =={version} {build_string}"));
         }
-        let parsed = Version::from_str(version)
-            .map_err(|e| format!("cannot pin `{name}`: its version `{version}` is not a version: {e}"))?;
+        let parsed = Version::from_str(version).map_err(|e| {
+            format!("cannot pin `{name}`: its version `{version}` is not a version: {e}")
+        })?;
         let mut bounds = Vec::new();
         match &self.lower_bound {
             Some(PinBound::Expression(n)) => {
@@ -140,7 +144,11 @@ impl Pin {
             .as_ref()
             .map(|b| format!(" {b}"))
             .unwrap_or_default();
-        checked(format!("{name} {}{build}", bounds.join(",")).trim().to_string())
+        checked(
+            format!("{name} {}{build}", bounds.join(","))
+                .trim()
+                .to_string(),
+        )
     }
 }
 
@@ -177,7 +185,9 @@ mod tests {
     #[test]
     fn pins_apply_as_rattler_build_applies_them() {
         assert_eq!(
-            pin(Some("x.x.x"), Some("x.x.x")).apply("1.2.3", "h1_0").unwrap(),
+            pin(Some("x.x.x"), Some("x.x.x"))
+                .apply("1.2.3", "h1_0")
+                .unwrap(),
             "foo >=1.2.3,<1.2.4.0a0"
         );
         assert_eq!(
@@ -189,14 +199,19 @@ mod tests {
             "foo <1.3.0a0"
         );
         assert_eq!(
-            pin(Some("x.x.x"), Some("2.4")).apply("1.2.3", "h1_0").unwrap(),
+            pin(Some("x.x.x"), Some("2.4"))
+                .apply("1.2.3", "h1_0")
+                .unwrap(),
             "foo >=1.2.3,<2.4"
         );
         let exact = Pin {
             exact: true,
             ..Pin::new("foo".into())
         };
-        assert_eq!(exact.apply("1.2.3", "h1234_0").unwrap(), "foo ==1.2.3 h1234_0");
+        assert_eq!(
+            exact.apply("1.2.3", "h1234_0").unwrap(),
+            "foo ==1.2.3 h1234_0"
+        );
         assert!(PinBound::try_from("".to_string()).is_err());
         assert!(PinBound::try_from(">=1".to_string()).is_err());
     }

@@ -223,7 +223,11 @@ fn pin_function(name: String, kwargs: Kwargs, subpackage: bool) -> Result<String
         .map_err(|e| invalid(format!("`{name}` is not a package name: {e}")))?;
     for old in ["min_pin", "max_pin"] {
         if kwargs.has(old) {
-            let new = if old == "min_pin" { "lower_bound" } else { "upper_bound" };
+            let new = if old == "min_pin" {
+                "lower_bound"
+            } else {
+                "upper_bound"
+            };
             return Err(invalid(format!(
                 "`{old}` is not supported by the v1 recipe format: use `{new}`"
             )));
@@ -232,7 +236,11 @@ fn pin_function(name: String, kwargs: Kwargs, subpackage: bool) -> Result<String
     let mut pin = Pin::new(name);
     if let Some(exact) = kwargs.get::<Option<bool>>("exact")? {
         pin.exact = exact;
-        if exact && ["lower_bound", "upper_bound", "build"].iter().any(|k| kwargs.has(k)) {
+        if exact
+            && ["lower_bound", "upper_bound", "build"]
+                .iter()
+                .any(|k| kwargs.has(k))
+        {
             return Err(invalid(
                 "`exact=True` pins version and build: it takes no other argument".into(),
             ));
@@ -428,7 +436,8 @@ fn coerce(text: &str) -> serde_json::Value {
         "true" | "True" => serde_json::Value::Bool(true),
         "false" | "False" => serde_json::Value::Bool(false),
         _ => match text.parse::<i64>() {
-            Ok(i) if !text.starts_with('+') && !(text.len() > 1 && text.starts_with('0')) => {
+            // `+1` and `007` stay strings, as YAML 1.2's core schema has them.
+            Ok(i) if !(text.starts_with('+') || text.len() > 1 && text.starts_with('0')) => {
                 i.into()
             }
             _ => serde_json::Value::String(text.to_string()),

@@ -180,7 +180,13 @@ const OUTPUT: &[Rule] = &[Rule {
 /// Refuses every key of a rendered recipe that ftforge would not act on.
 pub(crate) fn refuse_unsupported(file: &SourceFile, root: &Rendered) -> Result<(), RecipeError> {
     check(file, root, "", TOP)?;
-    for (i, source) in root.get("source").map(sources).unwrap_or_default().iter().enumerate() {
+    for (i, source) in root
+        .get("source")
+        .map(sources)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         check(file, source, &format!("source[{i}]."), SOURCE)?;
     }
     let mut sections = vec![(String::new(), root)];
@@ -212,7 +218,12 @@ fn sources(node: &Rendered) -> Vec<&Rendered> {
     }
 }
 
-fn check(file: &SourceFile, section: &Rendered, prefix: &str, rules: &[Rule]) -> Result<(), RecipeError> {
+fn check(
+    file: &SourceFile,
+    section: &Rendered,
+    prefix: &str,
+    rules: &[Rule],
+) -> Result<(), RecipeError> {
     for rule in rules {
         let mut node = section;
         let mut found = None;
@@ -242,7 +253,11 @@ fn check(file: &SourceFile, section: &Rendered, prefix: &str, rules: &[Rule]) ->
 }
 
 /// A build script given both as a file and as lines would run only the file.
-fn script_file_and_content(file: &SourceFile, build: &Rendered, prefix: &str) -> Result<(), RecipeError> {
+fn script_file_and_content(
+    file: &SourceFile,
+    build: &Rendered,
+    prefix: &str,
+) -> Result<(), RecipeError> {
     let Some(script) = build.get("script") else {
         return Ok(());
     };
