@@ -1,6 +1,7 @@
 //! ftforge's build pipeline: recipes → variants → sources → build → package → tests.
 
 pub mod build;
+pub mod depends;
 pub mod env;
 pub mod job;
 pub mod mirrors;
@@ -12,5 +13,6 @@ pub mod script;
 pub mod session;
 pub mod source;
 pub mod testing;
+pub mod toolchain;
 pub mod variants;
 pub mod verdict;

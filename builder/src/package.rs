@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rattler_conda_types::compression_level::CompressionLevel;
-use rattler_conda_types::package::{IndexJson, PackageFile as _};
+use rattler_conda_types::package::{
+    EntryPoint, IndexJson, LinkJson, NoArchLinks, PackageFile as _, PythonEntryPoints,
+};
 use sha2::{Digest, Sha256};
 
 use crate::recipe::{target_platform, RenderedOutput, RunExports};
@@ -20,6 +22,15 @@ pub enum PackageError {
     },
     #[error("the generated index.json of {name} is invalid: {message}")]
     BadIndex { name: String, message: String },
+    #[error(
+        "the entry point `{command}` of {name} would replace {path}, which the build installed"
+    )]
+    #[diagnostic(help("rename the entry point or stop the build from installing that script"))]
+    EntryPointClash {
+        name: String,
+        command: String,
+        path: String,
+    },
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PackageError + use<> {
@@ -126,7 +137,7 @@ pub struct PackageInput<'a> {
     pub recipe_dir: &'a Path,
     pub rendered_recipe: &'a serde_json::Value,
     pub extra_about: serde_json::Value,
-    /// Seconds since the epoch for `index.json`'s timestamp and the archive's file
+    /// Milliseconds since the epoch for `index.json`'s timestamp and the archive's file
     /// times: the same inputs give a byte-identical package.
     pub timestamp: i64,
 }
@@ -159,6 +170,30 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
         entries.push(entry);
     }
 
+    // Console scripts of `build.python.entry_points`: noarch: python packages list them
+    // in info/link.json and the installer writes them for the environment's python;
+    // other packages carry `bin/<command>` themselves.
+    let noarch_python = output.noarch.as_deref() == Some("python");
+    for entry in &output.entry_points {
+        let packaged = if noarch_python {
+            format!("python-scripts/{}", entry.command)
+        } else {
+            format!("bin/{}", entry.command)
+        };
+        if entries.iter().any(|e: &PathEntry| e.path == packaged) {
+            return Err(PackageError::EntryPointClash {
+                name: output.name.clone(),
+                command: entry.command.clone(),
+                path: packaged,
+            });
+        }
+        if !noarch_python {
+            let (entry, file) = entry_point_script(root, input.prefix, entry)?;
+            entries.push(entry);
+            files.push(file);
+        }
+    }
+
     let info = root.join("info");
     std::fs::create_dir_all(info.join("recipe")).map_err(io("create", &info))?;
     let mut write_json = |name: &str, value: &serde_json::Value| -> Result<(), PackageError> {
@@ -189,8 +224,17 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
     if !input.run_exports.is_empty() {
         write_json(
             "run_exports.json",
-            &serde_json::to_value(input.run_exports).unwrap_or_default(),
+            &serde_json::to_value(input.run_exports.to_json()).unwrap_or_default(),
         )?;
+    }
+    if noarch_python {
+        let link = LinkJson {
+            noarch: NoArchLinks::Python(PythonEntryPoints {
+                entry_points: output.entry_points.clone(),
+            }),
+            package_metadata_version: 1,
+        };
+        write_json("link.json", &serde_json::to_value(link).unwrap_or_default())?;
     }
     write_json("recipe/rendered_recipe.json", input.rendered_recipe)?;
     // The recipe as written: recipe.yaml and the small files next to it.
@@ -211,7 +255,7 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
     let out_path = out_dir.join(format!("{}.conda", output.dist_name()));
     let tmp = tempfile::NamedTempFile::new_in(out_dir).map_err(io("create a file in", out_dir))?;
     let timestamp =
-        jiff::Timestamp::from_second(input.timestamp).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        jiff::Timestamp::from_millisecond(input.timestamp).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     rattler_package_streaming::write::write_conda_package(
         tmp.as_file(),
         root,
@@ -231,6 +275,50 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
     Ok(out_path)
 }
 
+/// `bin/<command>` of a package that is not noarch: python, written as conda writes
+/// entry points, with the build prefix in its shebang (replaced on install).
+fn entry_point_script(
+    root: &Path,
+    prefix: &Path,
+    entry: &EntryPoint,
+) -> Result<(PathEntry, PathBuf), PackageError> {
+    use std::os::unix::fs::PermissionsExt;
+    let placeholder = prefix.to_string_lossy().into_owned();
+    let (import_name, _) = entry
+        .function
+        .split_once('.')
+        .unwrap_or((&entry.function, ""));
+    let text = format!(
+        "#!{placeholder}/bin/python\n\
+         # -*- coding: utf-8 -*-\n\
+         import re\n\
+         import sys\n\n\
+         from {module} import {import_name}\n\n\
+         if __name__ == '__main__':\n\
+         \tsys.argv[0] = re.sub(r'(-script\\.pyw?|\\.exe)?$', '', sys.argv[0])\n\
+         \tsys.exit({function}())\n",
+        module = entry.module,
+        function = entry.function,
+    );
+    let rel = format!("bin/{}", entry.command);
+    let dest = root.join(&rel);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    std::fs::write(&dest, &text).map_err(io("write", &dest))?;
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))
+        .map_err(io("make executable", &dest))?;
+    let entry = PathEntry {
+        path: rel,
+        path_type: "hardlink",
+        sha256: Some(hex::encode(Sha256::digest(text.as_bytes()))),
+        size_in_bytes: Some(text.len() as u64),
+        prefix_placeholder: Some(placeholder),
+        file_mode: Some("text"),
+    };
+    Ok((entry, dest))
+}
+
 fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageError> {
     let output = input.output;
     let mut index = serde_json::json!({
@@ -240,7 +328,7 @@ fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageErro
         "build_number": output.build_number,
         "depends": input.depends,
         "subdir": output.subdir(),
-        "timestamp": input.timestamp * 1000,
+        "timestamp": input.timestamp,
     });
     let obj = index.as_object_mut().expect("object literal");
     if !input.constrains.is_empty() {
@@ -302,6 +390,111 @@ pub fn snapshot(prefix: &Path) -> BTreeMap<PathBuf, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A package of `recipe_text` (one output) holding `files` of a placeholder prefix.
+    fn package_of(dir: &Path, recipe_text: &str) -> (PathBuf, PathBuf) {
+        let recipe_dir = dir.join("recipe");
+        std::fs::create_dir_all(&recipe_dir).unwrap();
+        std::fs::write(recipe_dir.join("recipe.yaml"), recipe_text).unwrap();
+        let recipe = crate::recipe::Recipe::load(&recipe_dir).unwrap();
+        let rendered = recipe.render(&Default::default()).unwrap();
+        let prefix = dir.join("host_env_placehold_placehold_placehold");
+        std::fs::create_dir_all(prefix.join("share")).unwrap();
+        std::fs::write(prefix.join("share/data.txt"), "data").unwrap();
+        let out_dir = dir.join("out");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let input = PackageInput {
+            output: &rendered.outputs[0],
+            prefix: &prefix,
+            files: &[PathBuf::from("share/data.txt")],
+            noarch_python: None,
+            depends: Vec::new(),
+            constrains: Vec::new(),
+            run_exports: &rendered.outputs[0].requirements.run_exports,
+            recipe_dir: &recipe_dir,
+            rendered_recipe: &rendered.rendered,
+            extra_about: serde_json::json!({}),
+            timestamp: recipe.timestamp_millis(),
+        };
+        (write_package(&input, &out_dir).unwrap(), prefix)
+    }
+
+    #[tokio::test]
+    async fn entry_points_of_compiled_packages_are_installed_scripts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (package, placeholder) = package_of(
+            dir.path(),
+            "package: {name: tool, version: \"1.0\"}\nbuild:\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers:SortedList\nrequirements:\n  run_exports:\n    weak_constraints: [tool >=1]\n",
+        );
+        let unpacked = dir.path().join("unpacked");
+        rattler_package_streaming::fs::extract(&package, &unpacked).unwrap();
+        let paths: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(unpacked.join("info/paths.json")).unwrap(),
+        )
+        .unwrap();
+        let script = paths["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["_path"] == "bin/sc-hello")
+            .expect("bin/sc-hello is in paths.json");
+        assert_eq!(script["file_mode"], "text");
+        assert_eq!(
+            script["prefix_placeholder"],
+            placeholder.to_string_lossy().as_ref()
+        );
+        let exports: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(unpacked.join("info/run_exports.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            exports,
+            serde_json::json!({"weak_constrains": ["tool >=1"]})
+        );
+        assert!(!unpacked.join("info/link.json").exists());
+
+        // Installed by rattler (what ftforge and conda clients use): the shebang names
+        // the environment's python.
+        let record = crate::testing::local_record(&package).unwrap();
+        let prefix = dir.path().join("env");
+        crate::testing::install(&prefix, vec![record], &dir.path().join("pkgs"))
+            .await
+            .unwrap();
+        let installed = std::fs::read_to_string(prefix.join("bin/sc-hello")).unwrap();
+        assert!(
+            installed.starts_with(&format!("#!{}/bin/python\n", prefix.display())),
+            "{installed}"
+        );
+        assert!(installed.contains("from sortedcontainers import SortedList"));
+        assert!(installed.contains("sys.exit(SortedList())"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(prefix.join("bin/sc-hello"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(mode & 0o111, 0, "executable");
+    }
+
+    #[test]
+    fn entry_points_of_noarch_python_packages_go_to_link_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let (package, _) = package_of(
+            dir.path(),
+            "package: {name: tool, version: \"1.0\"}\nbuild:\n  noarch: python\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers:SortedList\n",
+        );
+        let unpacked = dir.path().join("unpacked");
+        rattler_package_streaming::fs::extract(&package, &unpacked).unwrap();
+        let link: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(unpacked.join("info/link.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            link,
+            serde_json::json!({"noarch": {"type": "python", "entry_points": ["sc-hello = sortedcontainers:SortedList"]}, "package_metadata_version": 1})
+        );
+        assert!(!unpacked.join("bin/sc-hello").exists());
+        assert!(!unpacked.join("python-scripts/sc-hello").exists());
+    }
 
     #[test]
     fn prefix_detection_distinguishes_text_and_binary() {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use marked_yaml::Node;
+use marked_yaml::{Node, Span};
 
 use crate::recipe::{RecipeError, SourceFile};
 
@@ -77,7 +77,30 @@ pub struct VariantConfig {
     pub keys: IndexMap<String, Vec<VariantValue>>,
     pub zip_keys: Vec<Vec<String>>,
     pub files: Vec<PathBuf>,
+    /// Where each key and `zip_keys` were last set (for errors after merging).
+    origins: IndexMap<String, Origin>,
 }
+
+/// A place in a variants file.
+#[derive(Debug, Clone)]
+struct Origin {
+    file: SourceFile,
+    span: Span,
+}
+
+impl Origin {
+    fn describe(&self) -> String {
+        let (line, column) = self
+            .span
+            .start()
+            .map(|m| (m.line(), m.column()))
+            .unwrap_or((1, 1));
+        format!("{}:{line}:{column}", self.file.path.display())
+    }
+}
+
+/// The key under which `zip_keys`' own origin is kept.
+const ZIP_KEYS: &str = "zip_keys";
 
 impl VariantConfig {
     /// The variants files for a recipe directory: `variants.yaml` in its parent
@@ -98,6 +121,8 @@ impl VariantConfig {
             // ships (a variants file beside or above it says otherwise).
             config = Self::builtin()?;
         }
+        // A file may override a zipped key with another number of values.
+        config.check_zip_lengths()?;
         Ok(config)
     }
 
@@ -129,8 +154,15 @@ impl VariantConfig {
         };
         for (key, value) in map.iter() {
             let key_name = key.as_str().to_string();
-            if key_name == "zip_keys" {
+            if key_name == ZIP_KEYS {
                 config.zip_keys = parse_zip_keys(&file, value)?;
+                config.origins.insert(
+                    ZIP_KEYS.into(),
+                    Origin {
+                        file: file.clone(),
+                        span: *key.span(),
+                    },
+                );
                 continue;
             }
             if key_name == "pin_run_as_build" {
@@ -160,27 +192,62 @@ impl VariantConfig {
                     _ => VariantValue::String(text.to_string()),
                 });
             }
+            config.origins.insert(
+                key_name.clone(),
+                Origin {
+                    file: file.clone(),
+                    span: *key.span(),
+                },
+            );
             config.keys.insert(key_name, values);
         }
-        for group in &config.zip_keys {
-            let lengths: Vec<_> = group
-                .iter()
-                .filter_map(|k| config.keys.get(k).map(|v| (k, v.len())))
-                .collect();
-            if lengths.windows(2).any(|w| w[0].1 != w[1].1) {
-                let detail: Vec<_> = lengths
-                    .iter()
-                    .map(|(k, n)| format!("{k} has {n}"))
-                    .collect();
-                return Err(file
-                    .error(
-                        map.get_node("zip_keys").map(|n| n.span()),
-                        "zipped keys must have the same number of values",
-                    )
-                    .with_help(detail.join(", ")));
-            }
-        }
+        config.check_zip_lengths()?;
         Ok(config)
+    }
+
+    /// Every zip group's keys have the same number of values. The error points at a
+    /// key set in another file than `zip_keys` (the override that broke the group), or
+    /// else at `zip_keys`, and lists each key's count and where it was set.
+    pub fn check_zip_lengths(&self) -> Result<(), RecipeError> {
+        for group in &self.zip_keys {
+            let lengths: Vec<(&String, usize)> = group
+                .iter()
+                .filter_map(|k| self.keys.get(k).map(|v| (k, v.len())))
+                .collect();
+            if !lengths.windows(2).any(|w| w[0].1 != w[1].1) {
+                continue;
+            }
+            let zip_origin = self.origins.get(ZIP_KEYS);
+            let culprit = lengths
+                .iter()
+                .filter_map(|(k, _)| self.origins.get(*k))
+                .find(|o| zip_origin.is_none_or(|z| z.file.path != o.file.path))
+                .or(zip_origin);
+            let detail: Vec<String> = lengths
+                .iter()
+                .map(|(k, n)| match self.origins.get(*k) {
+                    Some(o) => format!("`{k}` has {n} (set at {})", o.describe()),
+                    None => format!("`{k}` has {n}"),
+                })
+                .collect();
+            let message = format!(
+                "the zipped keys [{}] must have the same number of values",
+                group.join(", ")
+            );
+            let error = match culprit {
+                Some(o) => o.file.error(Some(&o.span), message),
+                None => SourceFile {
+                    path: self.files.last().cloned().unwrap_or_default(),
+                    text: String::new(),
+                }
+                .error(None, message),
+            };
+            let zipped_at = zip_origin
+                .map(|z| format!(" (zip_keys at {})", z.describe()))
+                .unwrap_or_default();
+            return Err(error.with_help(format!("{}{zipped_at}", detail.join(", "))));
+        }
+        Ok(())
     }
 
     pub fn merge(&mut self, other: VariantConfig) {
@@ -190,6 +257,7 @@ impl VariantConfig {
         if !other.zip_keys.is_empty() {
             self.zip_keys = other.zip_keys;
         }
+        self.origins.extend(other.origins);
         self.files.extend(other.files);
     }
 
@@ -218,7 +286,8 @@ impl VariantConfig {
         }
         let mut variants = vec![Variant::default()];
         for group in groups {
-            let n = group[0].1.len();
+            // Equal after `check_zip_lengths`; never index past the shortest.
+            let n = group.iter().map(|(_, v)| v.len()).min().unwrap_or(0);
             let mut next = Vec::new();
             for base in &variants {
                 for i in 0..n {
@@ -341,6 +410,40 @@ mod tests {
         .unwrap();
         let own = VariantConfig::discover(&recipe).unwrap();
         assert_eq!(own.combinations(&["python".into()]).len(), 1);
+    }
+
+    #[test]
+    fn an_override_that_breaks_a_zip_group_is_located_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("variants.yaml"),
+            "python: [a, b, c, d]\nis_freethreading: [true, false, true, false]\nzip_keys:\n  - [python, is_freethreading]\n",
+        )
+        .unwrap();
+        let recipe = dir.path().join("foo");
+        std::fs::create_dir(&recipe).unwrap();
+        std::fs::write(
+            recipe.join("variants.yaml"),
+            "# only free-threaded\nis_freethreading: [true]\n",
+        )
+        .unwrap();
+        let err = VariantConfig::discover(&recipe).unwrap_err();
+        assert_eq!(err.path, recipe.join("variants.yaml"));
+        assert_eq!((err.line, err.column), (2, 1), "{err}");
+        assert!(
+            err.message.contains("[python, is_freethreading]"),
+            "{}",
+            err.message
+        );
+        let help = err.help.unwrap();
+        assert!(
+            help.contains("`python` has 4") && help.contains("`is_freethreading` has 1"),
+            "{help}"
+        );
+        // Even unchecked, combinations never index past the shortest list.
+        let mut merged = VariantConfig::load(&dir.path().join("variants.yaml")).unwrap();
+        merged.merge(VariantConfig::load(&recipe.join("variants.yaml")).unwrap());
+        assert_eq!(merged.combinations(&["python".to_string()]).len(), 1);
     }
 
     #[test]

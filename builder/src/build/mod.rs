@@ -29,6 +29,7 @@ use crate::recipe::RecipeError;
 use crate::script::CommandFailed;
 use crate::source::{prepare_sources, SourceCache, SourceError};
 use crate::testing::{self, TestOutcome};
+use crate::toolchain::{self, ResolvedTool};
 use crate::verdict::StressConfig;
 use judge::{judge_output, Judged};
 
@@ -161,6 +162,9 @@ pub struct BuildReport {
     /// True when nothing was built because the channel already had these packages.
     #[serde(default)]
     pub reused: bool,
+    /// The build requirements as resolved (channel packages, machine programs).
+    #[serde(default)]
+    pub toolchain: Vec<ResolvedTool>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -277,8 +281,10 @@ pub(crate) struct Workspace<'a> {
     pub prefix: PathBuf,
     pub src: PathBuf,
     pub logs: PathBuf,
-    /// Seconds since the epoch that packages and build scripts use for "now".
+    /// Milliseconds since the epoch that packages and build scripts use for "now".
     pub timestamp: i64,
+    /// The build requirements, resolved before anything was fetched.
+    pub tools: Vec<ResolvedTool>,
 }
 
 impl<'a> Workspace<'a> {
@@ -288,6 +294,7 @@ impl<'a> Workspace<'a> {
         settings: &'a BuildSettings,
         reporter: &'a dyn Reporter,
         key: &str,
+        tools: Vec<ResolvedTool>,
     ) -> Result<Self, BuildError> {
         let first = job
             .outputs()
@@ -325,7 +332,8 @@ impl<'a> Workspace<'a> {
             logs: work.join("logs"),
             prefix,
             work,
-            timestamp: job.recipe.source_date_epoch(),
+            timestamp: job.recipe.timestamp_millis(),
+            tools,
         })
     }
 
@@ -375,12 +383,13 @@ impl<'a> Workspace<'a> {
         })
     }
 
-    /// Stage 4: the host environment from the channel in the placeholder prefix;
-    /// returns the host packages' run-exports.
+    /// Stage 4: the host environment from the channel in the placeholder prefix (with
+    /// the build requirements the channel provides: merged environments); returns the
+    /// host packages with their run-exports.
     async fn host_env(
         &self,
         plan: &JobPlan,
-    ) -> Result<Vec<rattler_conda_types::package::RunExportsJson>, BuildError> {
+    ) -> Result<Vec<crate::depends::HostPackage>, BuildError> {
         let job = &self.job.name;
         if let Some(python) = plan
             .missing
@@ -403,13 +412,22 @@ impl<'a> Workspace<'a> {
                 ),
             );
         }
-        if plan.host_records.is_empty() {
+        let mut host_records = plan.host_records.clone();
+        for record in toolchain::channel_records(&self.tools) {
+            if !host_records
+                .iter()
+                .any(|h| h.package_record.name == record.package_record.name)
+            {
+                host_records.push(record);
+            }
+        }
+        if host_records.is_empty() {
             std::fs::create_dir_all(&self.prefix).map_err(self.io("create", &self.prefix))?;
         } else {
             self.reporter.step(job, Step::Install);
             testing::install(
                 &self.prefix,
-                plan.host_records.clone(),
+                host_records.clone(),
                 &self.settings.package_cache,
             )
             .await
@@ -419,18 +437,14 @@ impl<'a> Workspace<'a> {
                 message: e.to_string(),
             })?;
         }
-        Ok(plan
-            .host_records
-            .iter()
-            .filter_map(env::run_exports)
-            .collect())
+        Ok(crate::depends::host_packages(&host_records))
     }
 
     /// Stage 6: one `.conda` per output from the files its script added.
     fn package(
         &self,
         files_of: &[Vec<PathBuf>],
-        host_run_exports: &[rattler_conda_types::package::RunExportsJson],
+        host: &[crate::depends::HostPackage],
     ) -> Result<Vec<PathBuf>, BuildError> {
         self.reporter.step(&self.job.name, Step::Package);
         let pkgs = self.work.join("pkgs");
@@ -439,7 +453,10 @@ impl<'a> Workspace<'a> {
         let mut packages = Vec::new();
         for (output, files) in self.job.outputs().zip(files_of) {
             let noarch_python = if output.is_noarch_python() { abi } else { None };
-            let (depends, constrains) = dependencies(output, abi.as_ref(), host_run_exports);
+            let crate::depends::Dependencies {
+                depends,
+                constrains,
+            } = crate::depends::dependencies(self.job.recipe, output, abi.as_ref(), host)?;
             let input = PackageInput {
                 output,
                 prefix: &self.prefix,
@@ -450,7 +467,7 @@ impl<'a> Workspace<'a> {
                 run_exports: &output.requirements.run_exports,
                 recipe_dir: &self.job.recipe.dir,
                 rendered_recipe: &self.job.rendered.rendered,
-                extra_about: serde_json::json!({"extra": about_extra(self.job, &self.key)}),
+                extra_about: serde_json::json!({"extra": about_extra(self.job, &self.key, &self.tools)}),
                 timestamp: self.timestamp,
             };
             packages.push(
@@ -536,6 +553,7 @@ impl<'a> Workspace<'a> {
             work_dir: self.work.clone(),
             ftforge_version: env!("CARGO_PKG_VERSION").to_string(),
             reused: false,
+            toolchain: self.tools.clone(),
         };
         key::remember_report(channel, &report).map_err(self.channel_err())?;
         Ok(report)
@@ -569,11 +587,14 @@ pub async fn build_job(
             return Ok(report);
         }
     }
-    let ws = Workspace::prepare(job, settings, reporter, &plan.key)?;
+    // Every build requirement resolved before anything is fetched: a missing tool
+    // stops the build at its recipe line.
+    let tools = toolchain::resolve(job.recipe, &job.rendered, &plan.channel_records)?;
+    let ws = Workspace::prepare(job, settings, reporter, &plan.key, tools)?;
     ws.fetch_sources().await?;
-    let host_run_exports = ws.host_env(&plan).await?;
+    let host = ws.host_env(&plan).await?;
     let files_of = scripts::run_scripts(&ws).await?;
-    let packages = ws.package(&files_of, &host_run_exports)?;
+    let packages = ws.package(&files_of, &host)?;
     let counts: Vec<usize> = files_of.iter().map(Vec::len).collect();
     let (outputs, compat) = ws
         .judge(&packages, &counts, &plan.channel_records, &plan.missing)
@@ -596,7 +617,7 @@ pub async fn judge_published(
     reporter: &dyn Reporter,
     started: Instant,
 ) -> Result<BuildReport, BuildError> {
-    let ws = Workspace::prepare(job, settings, reporter, &plan.key)?;
+    let ws = Workspace::prepare(job, settings, reporter, &plan.key, built.toolchain.clone())?;
     let packages: Vec<PathBuf> = built
         .outputs
         .iter()
@@ -628,8 +649,8 @@ fn finished(job: &Job, report: &BuildReport, reporter: &dyn Reporter, what: &str
 }
 
 /// `about.json`'s `extra`: the recipe's `extra` (as rattler-build writes it) plus the
-/// build key and variant.
-fn about_extra(job: &Job, key: &str) -> serde_json::Value {
+/// build key, the variant and the resolved build requirements.
+fn about_extra(job: &Job, key: &str, tools: &[ResolvedTool]) -> serde_json::Value {
     let mut extra = match &job.rendered.extra {
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
@@ -639,43 +660,9 @@ fn about_extra(job: &Job, key: &str) -> serde_json::Value {
         "variant".into(),
         serde_json::to_value(job.variant()).unwrap_or_default(),
     );
+    extra.insert(
+        "toolchain".into(),
+        serde_json::to_value(tools).unwrap_or_default(),
+    );
     serde_json::Value::Object(extra)
-}
-
-/// `depends` and `constrains` of an output: its run requirements (`python` of a
-/// compiled package pinned to the ABI's minor version) plus the run-exports of its host
-/// dependencies (`weak` for compiled packages, `noarch` for noarch ones).
-fn dependencies(
-    output: &crate::recipe::RenderedOutput,
-    abi: Option<&ftforge_interpreter::PythonAbi>,
-    host_run_exports: &[rattler_conda_types::package::RunExportsJson],
-) -> (Vec<String>, Vec<String>) {
-    let noarch = output.noarch.is_some();
-    let mut depends: Vec<String> = Vec::new();
-    for req in &output.requirements.run {
-        let name = req.split_whitespace().next().unwrap_or_default();
-        match (name, abi, noarch) {
-            ("python", Some(abi), false) => depends.push(abi.python_range_spec()),
-            _ => depends.push(req.clone()),
-        }
-    }
-    let mut constrains = output.requirements.run_constraints.clone();
-    for exports in host_run_exports {
-        let (deps, cons) = if noarch {
-            (&exports.noarch, &Vec::new())
-        } else {
-            (&exports.weak, &exports.weak_constrains)
-        };
-        for spec in deps {
-            let name = spec.split_whitespace().next().unwrap_or_default();
-            if !depends
-                .iter()
-                .any(|d| d.split_whitespace().next() == Some(name))
-            {
-                depends.push(spec.clone());
-            }
-        }
-        constrains.extend(cons.iter().cloned());
-    }
-    (depends, constrains)
 }

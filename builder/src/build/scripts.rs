@@ -123,7 +123,7 @@ fn script_command(
         .env("build_platform", crate::recipe::target_platform())
         .env("SHLIB_EXT", ".so")
         // Compilers and tools that honour it embed this time instead of now.
-        .env("SOURCE_DATE_EPOCH", ws.timestamp.to_string())
+        .env("SOURCE_DATE_EPOCH", (ws.timestamp / 1000).to_string())
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_WARN_SCRIPT_LOCATION", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")

@@ -4,24 +4,48 @@
 use std::path::{Path, PathBuf};
 
 use marked_yaml::Span;
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode, SourceSpan};
 
 /// Something is wrong with a recipe or variants file; carries the source text so the
 /// binary can show the offending lines.
-#[derive(Debug, thiserror::Error, Diagnostic)]
+#[derive(Debug, thiserror::Error)]
 #[error("{}:{line}:{column}: {message}", path.display())]
 pub struct RecipeError {
     pub path: PathBuf,
     pub line: usize,
     pub column: usize,
     pub message: String,
-    #[source_code]
-    pub source_code: NamedSource<String>,
-    #[label("{label}")]
-    pub span: Option<SourceSpan>,
-    pub label: String,
-    #[help]
     pub help: Option<String>,
+    /// The file's text and the underlined part (boxed, so results carrying a
+    /// `RecipeError` stay small).
+    snippet: Box<Snippet>,
+}
+
+#[derive(Debug)]
+struct Snippet {
+    source: NamedSource<String>,
+    span: Option<SourceSpan>,
+    label: String,
+}
+
+impl Diagnostic for RecipeError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.snippet.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.snippet.span?;
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(self.snippet.label.clone()),
+            span,
+        ))))
+    }
 }
 
 /// The text of a recipe file, kept for error messages.
@@ -57,10 +81,12 @@ impl SourceFile {
             line,
             column,
             message: message.into(),
-            source_code: NamedSource::new(self.path.display().to_string(), self.text.clone()),
-            span: source_span,
-            label: "here".into(),
             help: None,
+            snippet: Box::new(Snippet {
+                source: NamedSource::new(self.path.display().to_string(), self.text.clone()),
+                span: source_span,
+                label: "here".into(),
+            }),
         }
     }
 
@@ -86,7 +112,7 @@ impl RecipeError {
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.snippet.label = label.into();
         self
     }
 }

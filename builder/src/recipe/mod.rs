@@ -3,17 +3,22 @@
 
 mod error;
 mod model;
+mod pin;
 mod render;
+mod unsupported;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use marked_yaml::Node;
+use marked_yaml::{Node, Span};
+use rattler_conda_types::package::EntryPoint;
 use sha1::{Digest, Sha1};
 
 pub use error::{RecipeError, SourceFile};
 pub use model::*;
-pub use render::{jinja_environment, Rendered, Renderer};
+pub use pin::{Pin, PinBound, PinFunction};
+pub use render::{default_compiler, default_stdlib, jinja_environment, Rendered, Renderer};
 
 use crate::variants::{io_error, parse_yaml, Variant, VariantConfig, VariantValue};
 
@@ -63,6 +68,23 @@ pub struct RenderedOutput {
     pub skipped: bool,
     /// The variant values this output's hash was computed from (`hash_input.json`).
     pub hash_input: BTreeMap<String, String>,
+    /// `build.python.entry_points`: console scripts (`name = module:function`).
+    pub entry_points: Vec<EntryPoint>,
+    /// `pin_compatible(…)` entries of `run` / `run_constraints`, applied to the host
+    /// environment's package when the output is packaged (they are not in
+    /// `requirements.run` / `run_constraints`).
+    pub pin_compatible: Vec<PinCompatible>,
+    /// Where each entry of `requirements.build` is in the recipe (same order).
+    pub build_spans: Vec<Option<Span>>,
+}
+
+/// A `pin_compatible(…)` requirement of an output.
+#[derive(Debug, Clone)]
+pub struct PinCompatible {
+    pub pin: Pin,
+    /// From `run_constraints` (a constraint) rather than `run` (a dependency).
+    pub constraint: bool,
+    pub span: Option<Span>,
 }
 
 impl RenderedOutput {
@@ -136,16 +158,18 @@ impl Recipe {
         hex::encode(sha2::Digest::finalize(hasher))
     }
 
-    /// The time packages of this recipe carry (`index.json`'s timestamp, file times in
-    /// the archive, `SOURCE_DATE_EPOCH` for build scripts), so that an unchanged recipe
-    /// gives byte-identical packages: `SOURCE_DATE_EPOCH` if set, else the newest
-    /// modification time among the recipe folder's files.
-    pub fn source_date_epoch(&self) -> i64 {
+    /// The time, in milliseconds since the epoch, packages of this recipe carry
+    /// (`index.json`'s timestamp, file times in the archive, `SOURCE_DATE_EPOCH` for
+    /// build scripts), so that an unchanged recipe gives byte-identical packages:
+    /// `SOURCE_DATE_EPOCH` if set, else the newest modification time among the recipe
+    /// folder's files (a changed recipe gives a newer build, which solvers prefer over
+    /// an older build of the same version and build number).
+    pub fn timestamp_millis(&self) -> i64 {
         if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
         {
-            return epoch;
+            return epoch * 1000;
         }
         walkdir::WalkDir::new(&self.dir)
             .into_iter()
@@ -153,19 +177,27 @@ impl Recipe {
             .filter(|e| e.file_type().is_file())
             .filter_map(|e| e.metadata().ok()?.modified().ok())
             .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
+            .map(|d| d.as_millis() as i64)
             .max()
             .unwrap_or(0)
     }
 
-    /// The variant keys this recipe refers to (by name anywhere in its text).
+    /// The variant keys this recipe refers to: by name anywhere in its text, and
+    /// `<lang>_compiler[_version]` / `<lang>_stdlib[_version]` for each
+    /// `compiler('<lang>')` / `stdlib('<lang>')` it calls.
     pub fn used_variant_keys(&self) -> Vec<String> {
+        let implied = implied_variant_keys(&self.file.text);
         self.variants
             .keys
             .keys()
-            .filter(|k| mentions_word(&self.file.text, k))
+            .filter(|k| mentions_word(&self.file.text, k) || implied.contains(*k))
             .cloned()
             .collect()
+    }
+
+    /// A located error in this recipe file.
+    pub fn error(&self, span: Option<&Span>, message: impl Into<String>) -> RecipeError {
+        self.file.error(span, message)
     }
 
     /// Every variant this recipe is built for.
@@ -225,6 +257,7 @@ impl Recipe {
             renderer.render_context(context)?;
         }
         let rendered = renderer.render(&self.root)?;
+        unsupported::refuse_unsupported(&self.file, &rendered)?;
         let json = rendered.to_json();
         let document: RecipeDocument = serde_path_to_error::deserialize(&json).map_err(|err| {
             let span = rendered.span_at(err.path());
@@ -273,38 +306,56 @@ impl Recipe {
                     )
                     .with_help("add `package: {name: …, version: …}`"));
             };
-            specs.push((
-                package.clone(),
-                doc.build.clone(),
-                doc.requirements.clone(),
-                doc.tests.clone(),
-                doc.about.clone(),
-            ));
+            specs.push(OutputSpec {
+                package: package.clone(),
+                build: doc.build.clone(),
+                requirements: doc.requirements.clone(),
+                tests: doc.tests.clone(),
+                about: doc.about.clone(),
+                section: Some(rendered),
+                build_node: rendered.get("build"),
+            });
         } else {
-            for out in &doc.outputs {
-                let mut build = out.build.clone().unwrap_or_else(|| doc.build.clone());
-                if build.number == 0 {
-                    build.number = doc.build.number;
-                }
-                specs.push((
-                    out.package.clone(),
+            let nodes = rendered
+                .get("outputs")
+                .map(Rendered::items)
+                .unwrap_or_default();
+            for (i, out) in doc.outputs.iter().enumerate() {
+                let section = nodes.get(i);
+                let (mut build, build_node) = match &out.build {
+                    Some(b) => (b.clone(), section.and_then(|s| s.get("build"))),
+                    None => (doc.build.clone(), rendered.get("build")),
+                };
+                build.number = build.number.or(doc.build.number);
+                specs.push(OutputSpec {
+                    package: out.package.clone(),
                     build,
-                    out.requirements.clone().unwrap_or_default(),
-                    out.tests.clone().unwrap_or_default(),
-                    out.about.clone().unwrap_or_else(|| doc.about.clone()),
-                ));
+                    requirements: out.requirements.clone().unwrap_or_default(),
+                    tests: out.tests.clone().unwrap_or_default(),
+                    about: out.about.clone().unwrap_or_else(|| doc.about.clone()),
+                    section,
+                    build_node,
+                });
             }
         }
         let track_features = doc.extra.get("track_features").cloned().unwrap_or_default();
+
+        // First every output's name, version and build string (pins need them all).
         let mut outputs = Vec::new();
-        for (package, build, mut requirements, tests, about) in specs {
+        for spec in &specs {
+            let OutputSpec {
+                package,
+                build,
+                requirements,
+                ..
+            } = spec;
             let Some(version) = package.version.clone().or_else(|| recipe_version.clone()) else {
-                return Err(self
-                    .file
-                    .error(None, format!("output `{}` has no version", package.name)));
+                return Err(self.file.error(
+                    spec.section.map(Rendered::span),
+                    format!("output `{}` has no version", package.name),
+                ));
             };
-            apply_variant_to_requirements(&mut requirements.host, variant);
-            apply_variant_to_requirements(&mut requirements.build, variant);
+            let build_number = build.number.unwrap_or(0);
             let noarch = build.noarch.clone();
             let hash_input = hash_input(variant, noarch.as_deref());
             let own_hash = if noarch.is_some() {
@@ -316,9 +367,9 @@ impl Recipe {
                 let py_prefix = match noarch.as_deref() {
                     Some("python") => "py".to_string(),
                     Some(_) => String::new(),
-                    None => python_build_prefix(variant, &requirements),
+                    None => python_build_prefix(variant, requirements),
                 };
-                format!("{py_prefix}h{own_hash}_{}", build.number)
+                format!("{py_prefix}h{own_hash}_{build_number}")
             });
             let features = match track_features.get(&package.name) {
                 Some(serde_json::Value::String(s)) if !s.is_empty() => vec![s.clone()],
@@ -334,7 +385,7 @@ impl Recipe {
                 name: package.name.clone(),
                 version,
                 build_string,
-                build_number: build.number,
+                build_number,
                 site_packages_path: build
                     .python
                     .as_ref()
@@ -342,15 +393,184 @@ impl Recipe {
                 skipped: build.is_skipped(),
                 noarch,
                 script: build.script.clone(),
-                requirements,
-                tests,
-                about,
+                requirements: requirements.clone(),
+                tests: spec.tests.clone(),
+                about: spec.about.clone(),
                 track_features: features,
                 hash_input,
+                entry_points: Vec::new(),
+                pin_compatible: Vec::new(),
+                build_spans: Vec::new(),
             });
+        }
+
+        // Then what needs the others: pins, entry points, spans of build requirements.
+        let siblings: Vec<(String, String, String)> = outputs
+            .iter()
+            .map(|o| (o.name.clone(), o.version.clone(), o.build_string.clone()))
+            .collect();
+        for (output, spec) in outputs.iter_mut().zip(&specs) {
+            let reqs_node = spec.section.and_then(|s| s.get("requirements"));
+            let list_node = |list: &str| reqs_node.and_then(|r| r.get(list));
+            let exports_node = reqs_node.and_then(|r| r.get("run_exports"));
+            let r = &mut output.requirements;
+            for (list, items, node, compatible_allowed) in [
+                ("build", &mut r.build, list_node("build"), false),
+                ("host", &mut r.host, list_node("host"), false),
+                ("run", &mut r.run, list_node("run"), true),
+                (
+                    "run_constraints",
+                    &mut r.run_constraints,
+                    list_node("run_constraints"),
+                    true,
+                ),
+                (
+                    "run_exports.weak",
+                    &mut r.run_exports.weak,
+                    exports_node.and_then(|e| e.get("weak")),
+                    false,
+                ),
+                (
+                    "run_exports.strong",
+                    &mut r.run_exports.strong,
+                    exports_node.and_then(|e| e.get("strong")),
+                    false,
+                ),
+                (
+                    "run_exports.noarch",
+                    &mut r.run_exports.noarch,
+                    exports_node.and_then(|e| e.get("noarch")),
+                    false,
+                ),
+                (
+                    "run_exports.weak_constraints",
+                    &mut r.run_exports.weak_constraints,
+                    exports_node.and_then(|e| e.get("weak_constraints")),
+                    false,
+                ),
+                (
+                    "run_exports.strong_constraints",
+                    &mut r.run_exports.strong_constraints,
+                    exports_node.and_then(|e| e.get("strong_constraints")),
+                    false,
+                ),
+            ] {
+                let mut kept = Vec::new();
+                for (i, item) in std::mem::take(items).into_iter().enumerate() {
+                    let span = node.and_then(|n| n.item(i)).map(|n| *n.span());
+                    let located = |message: String| self.file.error(span.as_ref(), message);
+                    match PinFunction::parse(&item) {
+                        None => kept.push(item),
+                        Some(Err(e)) => {
+                            return Err(located(format!("a malformed pin: {e}")));
+                        }
+                        Some(Ok(PinFunction::Subpackage(pin))) => {
+                            let Some((_, version, build)) =
+                                siblings.iter().find(|(name, _, _)| *name == pin.name)
+                            else {
+                                let names: Vec<&str> =
+                                    siblings.iter().map(|(n, _, _)| n.as_str()).collect();
+                                return Err(located(format!(
+                                    "pin_subpackage('{}'): the recipe has no output `{}`",
+                                    pin.name, pin.name
+                                ))
+                                .with_help(format!("its outputs: {}", names.join(", "))));
+                            };
+                            kept.push(pin.apply(version, build).map_err(located)?);
+                        }
+                        Some(Ok(PinFunction::Compatible(pin))) => {
+                            if !compatible_allowed {
+                                return Err(located(format!(
+                                    "pin_compatible('{}') in `requirements.{list}`: it pins to the host environment, so it belongs in `run` or `run_constraints`",
+                                    pin.name
+                                )));
+                            }
+                            output.pin_compatible.push(PinCompatible {
+                                pin,
+                                constraint: list == "run_constraints",
+                                span,
+                            });
+                        }
+                    }
+                }
+                *items = kept;
+                if list == "build" {
+                    output.build_spans = (0..items.len())
+                        .map(|i| node.and_then(|n| n.item(i)).map(|n| *n.span()))
+                        .collect();
+                }
+            }
+            apply_variant_to_requirements(&mut output.requirements.host, variant);
+            apply_variant_to_requirements(&mut output.requirements.build, variant);
+
+            let python_node = spec.build_node.and_then(|b| b.get("python"));
+            let entry_node = python_node.and_then(|p| p.get("entry_points"));
+            let declared = spec
+                .build
+                .python
+                .as_ref()
+                .map(|p| p.entry_points.clone())
+                .unwrap_or_default();
+            for (i, text) in declared.iter().enumerate() {
+                let span = entry_node.and_then(|n| n.item(i)).map(|n| *n.span());
+                let entry = EntryPoint::from_str(text).map_err(|e| {
+                    self.file
+                        .error(
+                            span.as_ref(),
+                            format!("`{text}` is not an entry point: {e}"),
+                        )
+                        .with_help("write `command = package.module:function`")
+                })?;
+                output.entry_points.push(entry);
+            }
+            if let Some(variant_build) = &spec.build.variant {
+                let keys_node = spec
+                    .build_node
+                    .and_then(|b| b.get("variant"))
+                    .and_then(|v| v.get("use_keys"));
+                for (i, key) in variant_build.use_keys.iter().enumerate() {
+                    if !self.variants.keys.contains_key(key) {
+                        let span = keys_node.and_then(|n| n.item(i)).map(|n| *n.span());
+                        return Err(self
+                            .file
+                            .error(
+                                span.as_ref(),
+                                format!("`use_keys`: `{key}` is not a key of the variants files"),
+                            )
+                            .with_help(self.variants_help()));
+                    }
+                }
+            }
         }
         Ok(outputs)
     }
+
+    fn variants_help(&self) -> String {
+        if self.variants.files.is_empty() {
+            "no variants.yaml applies to this recipe (it is read from the recipe's folder and its parent)".into()
+        } else {
+            let files: Vec<String> = self
+                .variants
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            format!("keys come from {}", files.join(", "))
+        }
+    }
+}
+
+/// One output before rendering its pins: its sections and where they are in the YAML.
+struct OutputSpec<'a> {
+    package: PackageMeta,
+    build: Build,
+    requirements: Requirements,
+    tests: Vec<TestSpec>,
+    about: About,
+    /// The output's mapping (the whole recipe for a single-output recipe).
+    section: Option<&'a Rendered>,
+    /// The `build:` mapping this output's build came from.
+    build_node: Option<&'a Rendered>,
 }
 
 /// `py314t` when the output is built against a python of a known ABI, else empty.
@@ -411,6 +631,33 @@ pub fn variant_hash(variant: &Variant, platform: &str, recipe_digest: &str) -> S
     input.insert("target_platform".into(), platform.into());
     input.insert("recipe".into(), recipe_digest.into());
     short_hash(&input)
+}
+
+/// `c_compiler`, `c_compiler_version`, … for every `compiler('c')` / `stdlib("c")` call
+/// in the recipe's text.
+fn implied_variant_keys(text: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for function in ["compiler", "stdlib"] {
+        let call = format!("{function}(");
+        for (i, _) in text.match_indices(&call) {
+            if text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                continue;
+            }
+            let rest = text[i + call.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                continue;
+            };
+            if let Some(lang) = rest[1..].split(quote).next() {
+                keys.push(format!("{lang}_{function}"));
+                keys.push(format!("{lang}_{function}_version"));
+            }
+        }
+    }
+    keys
 }
 
 fn mentions_word(text: &str, word: &str) -> bool {
@@ -579,6 +826,271 @@ extra:
         assert_eq!(o.requirements.host[0], "python 3.14.* *_cp314t");
         assert!(o.build_string.starts_with("py314th"), "{}", o.build_string);
         assert!(o.build_string.ends_with("_0"));
+    }
+
+    #[test]
+    fn compilers_render_as_rattler_build_renders_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recipe(
+            dir.path(),
+            "package: {name: x, version: \"1\"}\nrequirements:\n  build:\n    - ${{ compiler('c') }}\n    - ${{ compiler(\"cxx\") }}\n    - ${{ compiler('rust') }}\n    - ${{ stdlib('c') }}\n    - cmake\n",
+        );
+        let out = r.render(&Variant::default()).unwrap();
+        let o = &out.outputs[0];
+        let p = target_platform();
+        assert_eq!(
+            o.requirements.build,
+            vec![
+                format!("gcc_{p}"),
+                format!("gxx_{p}"),
+                format!("rust_{p}"),
+                format!("sysroot_{p}"),
+                "cmake".to_string()
+            ]
+        );
+        let lines: Vec<usize> = o
+            .build_spans
+            .iter()
+            .map(|s| s.unwrap().start().unwrap().line())
+            .collect();
+        assert_eq!(lines, vec![4, 5, 6, 7, 8]);
+
+        std::fs::write(
+            dir.path().join("variants.yaml"),
+            "c_compiler: [clang]\nc_compiler_version: [\"15\"]\nc_stdlib_version: [\"2.17\"]\n",
+        )
+        .unwrap();
+        let r = Recipe::load(dir.path()).unwrap();
+        let keys = r.used_variant_keys();
+        assert!(keys.contains(&"c_compiler".to_string()), "{keys:?}");
+        let variants = r.variant_combinations();
+        assert_eq!(variants.len(), 1);
+        let out = r.render(&variants[0]).unwrap();
+        assert_eq!(
+            out.outputs[0].requirements.build[0],
+            format!("clang_{p} =15")
+        );
+        assert_eq!(
+            out.outputs[0].requirements.build[3],
+            format!("sysroot_{p} =2.17")
+        );
+    }
+
+    #[test]
+    fn an_explicit_build_number_zero_overrides_the_top_level_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recipe(
+            dir.path(),
+            "recipe: {name: split, version: \"1\"}\nbuild:\n  number: 100\noutputs:\n  - package: {name: a}\n    build: {number: 0}\n  - package: {name: b}\n    build: {noarch: generic}\n  - package: {name: c}\n",
+        );
+        let out = r.render(&Variant::default()).unwrap();
+        let numbers: Vec<u64> = out.outputs.iter().map(|o| o.build_number).collect();
+        assert_eq!(numbers, vec![0, 100, 100]);
+        assert!(
+            out.outputs[0].build_string.ends_with("_0"),
+            "{}",
+            out.outputs[0].build_string
+        );
+    }
+
+    const PINS: &str = r#"recipe: {name: split, version: "1.2.3"}
+outputs:
+  - package: {name: libfoo}
+    build: {string: h1234_0}
+    requirements:
+      run_exports:
+        weak:
+          - ${{ pin_subpackage('libfoo', upper_bound='x.x') }}
+  - package: {name: foo}
+    requirements:
+      host: [numpy]
+      run:
+        - ${{ pin_subpackage('libfoo', exact=True) }}
+        - ${{ pin_subpackage('libfoo') }}
+        - ${{ pin_compatible('numpy', lower_bound='x.x', upper_bound='x') }}
+      run_constraints:
+        - ${{ pin_compatible('numpy', exact=True) }}
+"#;
+
+    #[test]
+    fn pins_take_the_sibling_outputs_version_and_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = recipe(dir.path(), PINS)
+            .render(&Variant::default())
+            .unwrap();
+        assert_eq!(
+            out.outputs[0].requirements.run_exports.weak,
+            vec!["libfoo >=1.2.3,<1.3.0a0".to_string()]
+        );
+        let foo = &out.outputs[1];
+        assert_eq!(
+            foo.requirements.run,
+            vec![
+                "libfoo ==1.2.3 h1234_0".to_string(),
+                "libfoo >=1.2.3,<2.0a0".to_string()
+            ]
+        );
+        assert!(foo.requirements.run_constraints.is_empty());
+        let compatible: Vec<(&str, bool, bool, usize)> = foo
+            .pin_compatible
+            .iter()
+            .map(|p| {
+                (
+                    p.pin.name.as_str(),
+                    p.pin.exact,
+                    p.constraint,
+                    p.span.unwrap().start().unwrap().line(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            compatible,
+            vec![("numpy", false, false, 15), ("numpy", true, true, 17)]
+        );
+        assert_eq!(
+            foo.pin_compatible[0]
+                .pin
+                .apply("2.1.3", "py314h_0")
+                .unwrap(),
+            "numpy >=2.1,<3.0a0"
+        );
+    }
+
+    #[test]
+    fn pin_errors_point_at_the_pin() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recipe(
+            dir.path(),
+            "package: {name: foo, version: \"1\"}\nrequirements:\n  run:\n    - ${{ pin_subpackage('bar') }}\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert_eq!((err.line, err.column), (4, 7), "{err}");
+        assert!(err.message.contains("no output `bar`"), "{}", err.message);
+        let r = recipe(
+            dir.path(),
+            "package: {name: foo, version: \"1\"}\nrequirements:\n  host:\n    - ${{ pin_compatible('bar') }}\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        let r = recipe(
+            dir.path(),
+            "package: {name: foo, version: \"1\"}\nrequirements:\n  run:\n    - ${{ pin_subpackage('foo', exact=True, upper_bound='x') }}\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        assert!(err.message.contains("exact=True"), "{}", err.message);
+        let r = recipe(
+            dir.path(),
+            "package: {name: foo, version: \"1\"}\nrequirements:\n  run:\n    - ${{ pin_subpackage('foo', max_pin='x') }}\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert!(err.message.contains("upper_bound"), "{}", err.message);
+    }
+
+    #[test]
+    fn keys_ftforge_does_not_carry_out_are_refused_where_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "build:\n  files: [lib/]\n",
+                "`build.files` is not supported",
+                (5, 3),
+            ),
+            (
+                "build:\n  python:\n    version_independent: true\n",
+                "`build.python.version_independent`",
+                (6, 5),
+            ),
+            (
+                "build:\n  script:\n    interpreter: python\n    content: [print(1)]\n",
+                "`build.script.interpreter`",
+                (6, 5),
+            ),
+            (
+                "build:\n  merge_build_and_host_envs: false\n",
+                "merge_build_and_host_envs",
+                (5, 3),
+            ),
+            (
+                "build:\n  script:\n    file: build.sh\n    content: [echo]\n",
+                "both `file` and `content`",
+                (7, 5),
+            ),
+            (
+                "tests:\n  - package_contents:\n      files: [bin/x]\n",
+                "`tests[0].package_contents`",
+                (5, 5),
+            ),
+            (
+                "tests:\n  - python:\n      imports: [x]\n      python_version: [\"3.13\"]\n",
+                "`tests[0].python.python_version`",
+                (7, 7),
+            ),
+            (
+                "source:\n  url: https://example.invalid/x.tgz\n  md5: 0123\n",
+                "`source[0].md5`",
+                (6, 3),
+            ),
+            (
+                "source:\n  - path: src\n    use_gitignore: true\n",
+                "`source[0].use_gitignore`",
+                (6, 5),
+            ),
+            ("schema_version: 2\n", "`schema_version`", (4, 1)),
+        ];
+        for (tail, message, (line, column)) in cases {
+            let text =
+                format!("package: {{name: x, version: \"1\"}}\n# a comment\n# another\n{tail}");
+            let err = recipe(dir.path(), &text)
+                .render(&Variant::default())
+                .unwrap_err();
+            assert!(err.message.contains(message), "{tail}: {}", err.message);
+            assert_eq!((err.line, err.column), (line, column), "{tail}: {err}");
+            assert!(err.help.is_some(), "{tail}");
+        }
+        let multi = "recipe: {name: s, version: \"1\"}\noutputs:\n  - package: {name: a}\n    source: {path: x}\n";
+        let err = recipe(dir.path(), multi)
+            .render(&Variant::default())
+            .unwrap_err();
+        assert!(
+            err.message.contains("`outputs[0].source`"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.line, 4);
+        // What ftforge does anyway is accepted.
+        let fine = "package: {name: x, version: \"1\"}\nbuild:\n  merge_build_and_host_envs: true\n  always_include_files: []\n  script:\n    interpreter: bash\n    content: [echo]\nsource:\n  - path: src\n    use_gitignore: false\nschema_version: 1\n";
+        recipe(dir.path(), fine)
+            .render(&Variant::default())
+            .unwrap();
+    }
+
+    #[test]
+    fn entry_points_and_use_keys_are_checked_where_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recipe(
+            dir.path(),
+            "package: {name: x, version: \"1\"}\nbuild:\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers:SortedList\n",
+        );
+        let out = r.render(&Variant::default()).unwrap();
+        let e = &out.outputs[0].entry_points[0];
+        assert_eq!(
+            (e.command.as_str(), e.module.as_str(), e.function.as_str()),
+            ("sc-hello", "sortedcontainers", "SortedList")
+        );
+        let r = recipe(
+            dir.path(),
+            "package: {name: x, version: \"1\"}\nbuild:\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert_eq!((err.line, err.column), (5, 9), "{err}");
+        let r = recipe(
+            dir.path(),
+            "package: {name: x, version: \"1\"}\nbuild:\n  variant:\n    use_keys: [numpy]\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        assert!(err.message.contains("`numpy`"), "{}", err.message);
     }
 
     #[test]

@@ -149,8 +149,10 @@ pub struct Source {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
+    /// `None` when absent: an output's build then takes the top-level number, while an
+    /// explicit `number: 0` stays 0.
     #[serde(default)]
-    pub number: u64,
+    pub number: Option<u64>,
     #[serde(default, deserialize_with = "lenient_opt_string")]
     pub string: Option<String>,
     #[serde(default)]
@@ -163,6 +165,8 @@ pub struct Build {
     pub skip: Option<serde_json::Value>,
     #[serde(default)]
     pub variant: Option<VariantBuild>,
+    // The keys below are parsed so that `unsupported.rs` can refuse them with their
+    // location (they are never acted on).
     #[serde(default)]
     pub prefix_detection: Option<serde_json::Value>,
     #[serde(default)]
@@ -276,7 +280,19 @@ pub struct Requirements {
     #[serde(default)]
     pub run_exports: RunExports,
     #[serde(default)]
-    pub ignore_run_exports: Option<serde_json::Value>,
+    pub ignore_run_exports: IgnoreRunExports,
+}
+
+/// `requirements.ignore_run_exports`: run-exports of host packages that are not applied.
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreRunExports {
+    /// Exported specs with these package names are dropped, whichever package exports them.
+    #[serde(default)]
+    pub by_name: Vec<String>,
+    /// Nothing these host packages export is applied.
+    #[serde(default)]
+    pub from_package: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default, serde::Serialize, PartialEq)]
@@ -297,6 +313,18 @@ pub struct RunExports {
 impl RunExports {
     pub fn is_empty(&self) -> bool {
         self == &RunExports::default()
+    }
+
+    /// The package's `info/run_exports.json` (where the constraints are spelled
+    /// `weak_constrains` / `strong_constrains`, as conda clients read them).
+    pub fn to_json(&self) -> rattler_conda_types::package::RunExportsJson {
+        rattler_conda_types::package::RunExportsJson {
+            weak: self.weak.clone(),
+            strong: self.strong.clone(),
+            noarch: self.noarch.clone(),
+            weak_constrains: self.weak_constraints.clone(),
+            strong_constrains: self.strong_constraints.clone(),
+        }
     }
 }
 

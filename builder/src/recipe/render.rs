@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use marked_yaml::{Node, Span};
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::value::Kwargs;
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
 
 use super::error::{RecipeError, SourceFile};
+use super::pin::{Pin, PinBound, PinFunction};
 
 /// A rendered YAML value that still knows where it came from.
 #[derive(Debug, Clone)]
@@ -40,6 +42,38 @@ impl Rendered {
                     .map(|(k, _, v)| (k.clone(), v.to_json()))
                     .collect(),
             ),
+        }
+    }
+
+    /// The value under `key` of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Rendered> {
+        self.entry(key).map(|(_, value)| value)
+    }
+
+    /// The span of `key` itself and its value, in a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Span, &Rendered)> {
+        match self {
+            Rendered::Map(entries, _) => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, span, value)| (span, value)),
+            _ => None,
+        }
+    }
+
+    /// The item at `index` of a sequence.
+    pub fn item(&self, index: usize) -> Option<&Rendered> {
+        match self {
+            Rendered::Seq(items, _) => items.get(index),
+            _ => None,
+        }
+    }
+
+    /// The items of a sequence (none for anything else).
+    pub fn items(&self) -> &[Rendered] {
+        match self {
+            Rendered::Seq(items, _) => items,
+            _ => &[],
         }
     }
 
@@ -85,22 +119,157 @@ pub fn jinja_environment() -> Environment<'static> {
     env.set_syntax(syntax);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
-    // The host toolchain builds our packages; compiler() and stdlib() name it.
-    env.add_function("compiler", |lang: String| format!("{lang}_compiler_stub"));
-    env.add_function("stdlib", |lang: String| format!("{lang}_stdlib_stub"));
-    env.add_function(
-        "pin_subpackage",
-        |name: String, _kwargs: minijinja::value::Kwargs| name,
-    );
-    env.add_function(
-        "pin_compatible",
-        |name: String, _kwargs: minijinja::value::Kwargs| name,
-    );
-    env.add_function("cdt", |name: String| name);
+    // `compiler('c')` → `gcc_linux-64` (or the `c_compiler` variant's value, with
+    // `c_compiler_version`), as rattler-build renders it; the toolchain module then
+    // resolves that name to a package of the channel or a program of the machine.
+    env.add_function("compiler", |state: &State, lang: String| {
+        compiler_or_stdlib(state, &lang, "compiler")
+    });
+    env.add_function("stdlib", |state: &State, lang: String| {
+        compiler_or_stdlib(state, &lang, "stdlib")
+    });
+    env.add_function("pin_subpackage", |name: String, kwargs: Kwargs| {
+        pin_function(name, kwargs, true)
+    });
+    env.add_function("pin_compatible", |name: String, kwargs: Kwargs| {
+        pin_function(name, kwargs, false)
+    });
+    env.add_function("cdt", |state: &State, name: String| {
+        let lookup = |key: &str| {
+            state
+                .lookup(key)
+                .filter(|v| !v.is_undefined() && !v.is_none())
+                .map(|v| v.to_string())
+        };
+        let cdt_name = lookup("cdt_name").unwrap_or_else(|| "cos6".into());
+        let cdt_arch = lookup("cdt_arch").unwrap_or_else(|| platform_arch(state));
+        Ok::<_, Error>(match name.split_once(' ') {
+            Some((pkg, rest)) => format!("{pkg}-{cdt_name}-{cdt_arch} {rest}"),
+            None => format!("{name}-{cdt_name}-{cdt_arch}"),
+        })
+    });
     env.add_filter("version_to_buildstring", |version: String| {
+        let version = version.split_whitespace().next().unwrap_or_default();
         version.split('.').take(2).collect::<Vec<_>>().concat()
     });
     env
+}
+
+/// The compilers rattler-build picks when the variant names none (linux): `c` → `gcc`,
+/// `cxx` → `gxx`, `fortran` → `gfortran`, any other language its own name (`rust`).
+pub fn default_compiler(lang: &str) -> &str {
+    match lang {
+        "c" => "gcc",
+        "cxx" => "gxx",
+        "fortran" => "gfortran",
+        other => other,
+    }
+}
+
+/// The C library rattler-build's conda-forge configuration names for linux (`c_stdlib:
+/// sysroot`); other languages have no default.
+pub fn default_stdlib(lang: &str) -> Option<&'static str> {
+    (lang == "c").then_some("sysroot")
+}
+
+/// `{name}_{target_platform}` with the `{lang}_{kind}_version` variant value appended,
+/// exactly as rattler-build renders `compiler()` and `stdlib()`.
+fn compiler_or_stdlib(state: &State, lang: &str, kind: &str) -> Result<String, Error> {
+    let lookup = |key: &str| {
+        state
+            .lookup(key)
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+    };
+    let platform = lookup("target_platform").unwrap_or_else(|| super::target_platform().into());
+    let name = lookup(&format!("{lang}_{kind}")).or_else(|| match kind {
+        "compiler" => Some(default_compiler(lang).to_string()),
+        _ => default_stdlib(lang).map(String::from),
+    });
+    let Some(name) = name else {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("no {kind} is known for `{lang}`: add `{lang}_{kind}` to a variants file"),
+        ));
+    };
+    Ok(match lookup(&format!("{lang}_{kind}_version")) {
+        Some(v) if v.chars().all(|c| c.is_alphanumeric() || c == '.') => {
+            format!("{name}_{platform} ={v}")
+        }
+        Some(v) => format!("{name}_{platform} {v}"),
+        None => format!("{name}_{platform}"),
+    })
+}
+
+fn platform_arch(state: &State) -> String {
+    let platform = state
+        .lookup("target_platform")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| super::target_platform().into());
+    match platform.split_once('-').map(|(_, arch)| arch) {
+        Some("64") | None => "x86_64".into(),
+        Some("aarch64") => "aarch64".into(),
+        Some("ppc64le") => "ppc64le".into(),
+        Some(other) => other.into(),
+    }
+}
+
+/// `pin_subpackage(name, exact=…, lower_bound=…, upper_bound=…, build=…)` and
+/// `pin_compatible(…)`: checks the arguments as rattler-build does and returns the
+/// pin in rattler-build's intermediate form, applied once versions are known.
+fn pin_function(name: String, kwargs: Kwargs, subpackage: bool) -> Result<String, Error> {
+    let invalid = |message: String| Error::new(ErrorKind::InvalidOperation, message);
+    rattler_conda_types::PackageName::try_from(name.as_str())
+        .map_err(|e| invalid(format!("`{name}` is not a package name: {e}")))?;
+    for old in ["min_pin", "max_pin"] {
+        if kwargs.has(old) {
+            let new = if old == "min_pin" {
+                "lower_bound"
+            } else {
+                "upper_bound"
+            };
+            return Err(invalid(format!(
+                "`{old}` is not supported by the v1 recipe format: use `{new}`"
+            )));
+        }
+    }
+    let mut pin = Pin::new(name);
+    if let Some(exact) = kwargs.get::<Option<bool>>("exact")? {
+        pin.exact = exact;
+        if exact
+            && ["lower_bound", "upper_bound", "build"]
+                .iter()
+                .any(|k| kwargs.has(k))
+        {
+            return Err(invalid(
+                "`exact=True` pins version and build: it takes no other argument".into(),
+            ));
+        }
+    }
+    let bound = |key: &str| -> Result<Option<Option<PinBound>>, Error> {
+        if !kwargs.has(key) {
+            return Ok(None);
+        }
+        let value = kwargs.get::<Option<String>>(key)?;
+        value
+            .map(|v| PinBound::try_from(v).map_err(|e| invalid(format!("`{key}`: {e}"))))
+            .transpose()
+            .map(Some)
+    };
+    if let Some(lower) = bound("lower_bound")? {
+        pin.lower_bound = lower;
+    }
+    if let Some(upper) = bound("upper_bound")? {
+        pin.upper_bound = upper;
+    }
+    pin.build = kwargs.get::<Option<String>>("build")?;
+    kwargs.assert_all_used()?;
+    let function = if subpackage {
+        PinFunction::Subpackage(pin)
+    } else {
+        PinFunction::Compatible(pin)
+    };
+    Ok(function.render())
 }
 
 /// Renders nodes against a growing set of variables.
@@ -120,10 +289,13 @@ impl Renderer<'_> {
         if let Some(detail) = err.detail() {
             message.push_str(&format!(": {detail}"));
         }
-        let names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
-        self.file
-            .error(Some(span), message)
-            .with_help(format!("variables available here: {}", names.join(", ")))
+        let help = if err.kind() == ErrorKind::UndefinedError {
+            let names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+            format!("variables available here: {}", names.join(", "))
+        } else {
+            "docs/recipes.md lists the functions, their arguments and the variables".into()
+        };
+        self.file.error(Some(span), message).with_help(help)
     }
 
     /// Renders a template string; `None` if it has no `${{`.
@@ -264,7 +436,8 @@ fn coerce(text: &str) -> serde_json::Value {
         "true" | "True" => serde_json::Value::Bool(true),
         "false" | "False" => serde_json::Value::Bool(false),
         _ => match text.parse::<i64>() {
-            Ok(i) if !text.starts_with('+') && !(text.len() > 1 && text.starts_with('0')) => {
+            // `+1` and `007` stay strings, as YAML 1.2's core schema has them.
+            Ok(i) if !(text.starts_with('+') || text.len() > 1 && text.starts_with('0')) => {
                 i.into()
             }
             _ => serde_json::Value::String(text.to_string()),

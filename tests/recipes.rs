@@ -1,0 +1,397 @@
+//! Recipes mean what they say, checked with the real binary on recipes written into a
+//! temporary directory: build requirements are resolved to the machine's tools (and
+//! recorded), a missing tool or an unsupported key stops the build at its recipe line,
+//! and a zip group broken by a variants override is a located error, not a panic.
+//! None of these recipes needs an interpreter.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// A recipe folder `name` under `dir` holding `recipe.yaml`.
+fn write_recipe(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let recipe = dir.join(name);
+    std::fs::create_dir_all(&recipe).unwrap();
+    std::fs::write(recipe.join("recipe.yaml"), text).unwrap();
+    recipe
+}
+
+/// The C++ project of tests/fixtures/cmake-hello built with CMake and Ninja; `extra`
+/// is appended to `requirements.build` and `source` replaces the fixture's path.
+fn cmake_recipe(source: &str, extra: &str) -> String {
+    format!(
+        r#"schema_version: 1
+package:
+  name: cmake-hello
+  version: "1.0.0"
+source:
+  {source}
+build:
+  number: 0
+  script:
+    - cmake -S . -B _build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX"
+    - cmake --build _build
+    - cmake --install _build
+requirements:
+  build:
+    - ${{{{ compiler('cxx') }}}}
+    - cmake
+    - ninja
+{extra}tests:
+  - script:
+      - test "$(hello-ftforge)" = "hello from C++ 17, sum 10"
+about:
+  summary: A C++ program built by the machine's toolchain.
+"#
+    )
+}
+
+fn fixture_source() -> String {
+    format!(
+        "path: {}",
+        repo_root().join("tests/fixtures/cmake-hello").display()
+    )
+}
+
+/// A source no build may fetch: nothing listens on port 9 of the loopback.
+const UNFETCHABLE: &str = "url: http://127.0.0.1:9/never-fetched.tar.gz\n  sha256: 0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `info/<name>` of a `.conda` package.
+fn info_file(package: &Path, name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(package).unwrap()).unwrap();
+    let info_name = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .find(|n| n.starts_with("info-"))
+        .unwrap()
+        .to_string();
+    let mut compressed = Vec::new();
+    archive
+        .by_name(&info_name)
+        .unwrap()
+        .read_to_end(&mut compressed)
+        .unwrap();
+    let tar_bytes = zstd::decode_all(&compressed[..]).unwrap();
+    let mut tar = tar::Archive::new(&tar_bytes[..]);
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap() == Path::new("info").join(name) {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            return text;
+        }
+    }
+    panic!("{} has no info/{name}", package.display());
+}
+
+/// The first line `program --version` prints, as the test sees it.
+fn version_line(program: &str) -> String {
+    let out = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed for this test (.ci/setup): {e}"));
+    text(&out.stdout)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_cxx_cmake_ninja_recipe_builds_with_the_machine_toolchain_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "cmake-hello",
+        &cmake_recipe(&fixture_source(), ""),
+    );
+    let channel = dir.path().join("channel");
+    let out = run(ftforge()
+        .args(["build", "--json", "--force"])
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel));
+    assert!(
+        out.status.success(),
+        "the C++ recipe did not build:\n{}",
+        text(&out.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let report = &reports[0];
+    let output = &report["outputs"][0];
+    assert!(
+        output["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["passed"] == true),
+        "the installed program did not print its line: {output}"
+    );
+
+    // The tools, as the build report and the package's about.json record them.
+    let package = channel
+        .join(output["subdir"].as_str().unwrap())
+        .join(output["filename"].as_str().unwrap());
+    let about: serde_json::Value =
+        serde_json::from_str(&info_file(&package, "about.json")).unwrap();
+    let platform = output["subdir"].as_str().unwrap();
+    for toolchain in [&report["toolchain"], &about["extra"]["toolchain"]] {
+        let tools = toolchain
+            .as_array()
+            .unwrap_or_else(|| panic!("no toolchain: {report}"));
+        let requirements: Vec<&str> = tools
+            .iter()
+            .map(|t| t["requirement"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            requirements,
+            vec![format!("gxx_{platform}").as_str(), "cmake", "ninja"]
+        );
+        for (tool, program) in tools.iter().zip(["c++", "cmake", "ninja"]) {
+            assert_eq!(tool["from"], "machine", "{tool}");
+            let found = &tool["programs"][0];
+            assert_eq!(found["name"], program, "{tool}");
+            assert!(
+                Path::new(found["path"].as_str().unwrap()).is_file(),
+                "{tool}"
+            );
+            assert_eq!(found["version"], version_line(program), "{tool}");
+        }
+    }
+    let rendered = info_file(&package, "recipe/rendered_recipe.json");
+    assert!(
+        rendered.contains(&format!("\"gxx_{platform}\"")) && !rendered.contains("stub"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_missing_build_tool_fails_at_its_recipe_line_before_sources_are_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = dir.path().join("channel");
+    let text_of = cmake_recipe(UNFETCHABLE, "    - nonexistent-tool-xyz\n");
+    let recipe = write_recipe(dir.path(), "needs-missing-tool", &text_of);
+    let at = format!(
+        "recipe.yaml:{}:7",
+        line_of(&text_of, "nonexistent-tool-xyz")
+    );
+    let out = run(ftforge()
+        .arg("build")
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel));
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&at) && stderr.contains("nonexistent-tool-xyz"),
+        "the error must name the requirement and its line:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("neither a package of the channel nor a tool"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("never-fetched") && !stderr.contains("cannot prepare the sources"),
+        "the tool is checked before the sources are fetched:\n{stderr}"
+    );
+
+    // A tool ftforge knows, missing from PATH: the error says what to install.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(which("c++"), bin.join("c++")).unwrap();
+    let text_of = cmake_recipe(UNFETCHABLE, "");
+    let recipe = write_recipe(dir.path(), "needs-cmake", &text_of);
+    let at = format!("recipe.yaml:{}:7", line_of(&text_of, "- cmake\n"));
+    let out = run(ftforge()
+        .arg("build")
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel)
+        .env("PATH", &bin));
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&at) && stderr.contains("`cmake` is not on PATH"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("apt-get install cmake"), "{stderr}");
+}
+
+/// stderr with miette's line wrapping undone (margins dropped, whitespace collapsed).
+fn flat(stderr: &[u8]) -> String {
+    text(stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The 1-based number of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the recipe"));
+    text[..at].matches('\n').count() + 1
+}
+
+fn which(program: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
+
+#[test]
+fn a_key_ftforge_does_not_carry_out_fails_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "with-files",
+        "package:\n  name: with-files\n  version: \"1.0\"\nbuild:\n  script: mkdir -p $PREFIX/share && touch $PREFIX/share/a $PREFIX/share/b\n  files:\n    - share/a\n",
+    );
+    let out = run(ftforge()
+        .arg("build")
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(dir.path().join("channel")));
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recipe.yaml:6:3")
+            && stderr.contains("`build.files` is not supported by ftforge yet"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("channel/noarch/repodata.json").is_file()
+            || !std::fs::read_to_string(dir.path().join("channel/noarch/repodata.json"))
+                .unwrap()
+                .contains("with-files"),
+        "nothing was published"
+    );
+}
+
+#[test]
+fn a_zip_group_broken_by_an_override_is_a_located_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("variants.yaml"),
+        "python: [\"3.14.* *_cp314t\", \"3.14.* *_cp314\"]\nis_freethreading: [true, false]\nzip_keys:\n  - [python, is_freethreading]\n",
+    )
+    .unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "ft-only",
+        "package: {name: ft-only, version: \"1.0\"}\nrequirements:\n  host: [python]\n",
+    );
+    std::fs::write(
+        recipe.join("variants.yaml"),
+        "# only the free-threaded build\nis_freethreading: [true]\n",
+    )
+    .unwrap();
+    let out = run(ftforge()
+        .arg("build")
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(dir.path().join("channel")));
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("ft-only/variants.yaml:2:1")
+            && stderr.contains("the zipped keys [python, is_freethreading]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`python` has 2") && stderr.contains("`is_freethreading` has 1"),
+        "{stderr}"
+    );
+}
+
+/// The free-threaded CPython 3.14 packages (`python`, `python_abi`) of the shared test
+/// channel. An entry point needs an interpreter, not this commit's build of it: packages
+/// the channel already holds are used, and the interpreters are built only when there
+/// are none.
+fn cp314t_interpreter_packages() -> Vec<PathBuf> {
+    let find = |channel: &Path| -> Option<Vec<PathBuf>> {
+        let pick = |subdir: &str, start: &str, end: &str| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.starts_with(start) && name.ends_with(end)
+                })
+                .collect();
+            found.sort();
+            found.pop()
+        };
+        Some(vec![
+            pick("linux-64", "python-3.14.", "_cp314t.conda")?,
+            pick("noarch", "python_abi-3.14-", "_cp314t.conda")?,
+        ])
+    };
+    let shared = test_cache().join("channel-main");
+    find(&shared).unwrap_or_else(|| {
+        let built = interpreter_channel();
+        find(&built).expect("the interpreter build publishes cp314t packages")
+    })
+}
+
+#[test]
+fn an_entry_point_of_a_noarch_recipe_is_a_command_once_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let channel = dir.path().join("channel");
+    ftforge_channels::Channel::new(&channel)
+        .publish(&cp314t_interpreter_packages(), false)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("variants.yaml"),
+        "python: [\"3.14.* *_cp314t\"]\nis_freethreading: [true]\nzip_keys: [[python, is_freethreading]]\n",
+    )
+    .unwrap();
+    // The shipped recipe, with the entry point a new user would add.
+    let shipped =
+        std::fs::read_to_string(repo_root().join("recipes/sortedcontainers/recipe.yaml")).unwrap();
+    let with_entry_point = shipped.replacen(
+        "  noarch: python\n",
+        "  noarch: python\n  python:\n    entry_points:\n      - sc-hello = sortedcontainers:SortedList\n",
+        1,
+    );
+    assert_ne!(shipped, with_entry_point);
+    let recipe = write_recipe(dir.path(), "sortedcontainers", &with_entry_point);
+    let out = run(ftforge()
+        .args(["build", "--json"])
+        .arg(&recipe)
+        .arg("--channel")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let output = &reports[0]["outputs"][0];
+    let package = channel
+        .join("noarch")
+        .join(output["filename"].as_str().unwrap());
+    let link: serde_json::Value = serde_json::from_str(&info_file(&package, "link.json")).unwrap();
+    assert_eq!(
+        link["noarch"]["entry_points"],
+        serde_json::json!(["sc-hello = sortedcontainers:SortedList"])
+    );
+
+    // Installed by an independent client, the command exists and runs the function.
+    let prefix = dir.path().join("env");
+    py_rattler_install(
+        channel.to_str().unwrap(),
+        &prefix,
+        &["sortedcontainers", "python 3.14.* *_cp314t"],
+    );
+    let command = prefix.join("bin/sc-hello");
+    assert!(command.is_file(), "no bin/sc-hello in {}", prefix.display());
+    let ran = run(&mut std::process::Command::new(&command));
+    // `sys.exit(SortedList())`: a non-integer exit value is printed, status 1.
+    assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
+    assert_eq!(text(&ran.stderr).trim(), "SortedList([])");
+}
