@@ -201,7 +201,10 @@ impl<T> From<Result<T, ProbeError>> for ProbeOutcome<T> {
 /// The stored forms of a [`ProbeOutcome`]: today's status-tagged one, then the Rust
 /// `Result` serialisation of reports written before it.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a probe outcome: {\"status\": \"ok\", …} or {\"status\": \"failed\", \"error\": …} (or an older {\"Ok\": …} / {\"Err\": …})"
+)]
 enum StoredOutcome<T> {
     Tagged(TaggedOutcome<T>),
     Legacy(LegacyOutcome<T>),
@@ -784,7 +787,11 @@ mod tests {
         assert!(r.subinterpreters.unwrap().ok().unwrap().modules["m"].ok);
         // Neither form: an error, not a silent default.
         let bad = serde_json::json!({"Maybe": 1});
-        assert!(serde_json::from_value::<ProbeOutcome<EnvRace>>(bad).is_err());
+        let error = serde_json::from_value::<ProbeOutcome<EnvRace>>(bad).unwrap_err();
+        assert!(
+            error.to_string().contains(r#"{"status": "ok", …}"#),
+            "{error}"
+        );
     }
 
     #[test]
