@@ -3,70 +3,94 @@
 //! its evidence). The data and its JSON form come from `ftforge_channels::matrix`.
 
 use ftforge_channels::matrix::Matrix;
-use ftforge_channels::Verdict;
+use ftforge_channels::Severity;
+use ftforge_interpreter::probes::ProbeReport;
+use serde::{Deserialize, Serialize};
 
-fn styled(v: Verdict) -> console::StyledObject<&'static str> {
-    let s = console::style(v.as_str());
-    match v {
-        Verdict::Verified | Verdict::GilFree | Verdict::PurePython | Verdict::Ok => s.green(),
-        Verdict::GilReenabled => s.yellow(),
-        Verdict::Skipped => s.dim(),
-        _ => s.red(),
-    }
+use crate::probe_view;
+use crate::style::verdict as styled;
+
+/// What `compat.json` stores about an interpreter that the views show.
+#[derive(Deserialize)]
+struct StoredInterpreter {
+    facts: Option<StoredFacts>,
+    /// Read as a [`ProbeReport`] separately, so an unreadable probe is reported
+    /// rather than hiding the facts.
+    probe: Option<serde_json::Value>,
 }
 
-/// One line per interpreter with its probe results (when the build ran them).
-fn interpreter_lines(m: &Matrix) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (abi, data) in m
-        .variants
+#[derive(Deserialize)]
+struct StoredFacts {
+    version: String,
+    gil_enabled: bool,
+}
+
+/// One interpreter of the channel as every view shows it (the HTML page gets these
+/// as JSON).
+#[derive(Serialize)]
+struct InterpreterCard {
+    abi: String,
+    /// `python 3.14.7 (GIL off)`.
+    title: String,
+    /// `2 threads: 1.99× one thread`, `1 ms tick p99 late 0.07 ms`, …
+    figures: Vec<String>,
+    /// How the figures were measured (`None` when there are no probe figures).
+    measured: Option<String>,
+    under_load: bool,
+}
+
+fn interpreter_cards(m: &Matrix) -> Vec<InterpreterCard> {
+    m.variants
         .iter()
-        .filter_map(|v| m.interpreters.get(v).map(|d| (v, d)))
-    {
-        let version = data
-            .pointer("/facts/version")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?");
-        let gil = match data.pointer("/facts/gil_enabled").and_then(|v| v.as_bool()) {
-            Some(true) => "GIL on",
-            Some(false) => "GIL off",
-            None => "?",
-        };
-        let mut parts = vec![format!("{abi:<7} python {version} ({gil})")];
-        if let Some(ratio) = data
-            .pointer("/probe/scaling/Ok/ratio")
-            .and_then(|r| r.as_object())
-        {
-            if let Some((n, r)) = ratio
-                .iter()
-                .max_by_key(|(n, _)| n.parse::<u32>().unwrap_or(0))
-            {
-                parts.push(format!("{n} threads: {:.2}x", r.as_f64().unwrap_or(0.0)));
-            }
+        .filter_map(|abi| m.interpreters.get(abi).map(|data| card(abi, data)))
+        .collect()
+}
+
+fn card(abi: &str, data: &serde_json::Value) -> InterpreterCard {
+    let stored = serde_json::from_value::<StoredInterpreter>(data.clone()).ok();
+    let title = match stored.as_ref().and_then(|s| s.facts.as_ref()) {
+        Some(f) => format!(
+            "python {} (GIL {})",
+            f.version,
+            if f.gil_enabled { "on" } else { "off" }
+        ),
+        None => "python ? (facts unreadable)".into(),
+    };
+    let mut card = InterpreterCard {
+        abi: abi.to_string(),
+        title,
+        figures: Vec::new(),
+        measured: None,
+        under_load: false,
+    };
+    let Some(probe) = stored.and_then(|s| s.probe).filter(|p| !p.is_null()) else {
+        return card;
+    };
+    match serde_json::from_value::<ProbeReport>(probe) {
+        Ok(report) => {
+            card.figures
+                .push(probe_view::scaling_headline(&report.scaling));
+            card.figures
+                .extend(probe_view::latency_headline(&report.latency));
+            card.figures
+                .push(probe_view::env_race_headline(&report.env_race));
+            let measured = probe_view::measured(report.conditions.as_ref());
+            card.measured = Some(measured.text);
+            card.under_load = measured.under_load;
         }
-        if let Some(p99) = data
-            .pointer("/probe/latency/Ok/p99_ms")
-            .and_then(|v| v.as_f64())
-        {
-            parts.push(format!("1 ms tick p99 late {p99:.2} ms"));
-        }
-        if let Some(race) = data.pointer("/probe/env_race/Ok") {
-            if race["survived"].as_bool() == Some(true) {
-                parts.push(format!(
-                    "getenv race: survived {:.0} s",
-                    race["limit_seconds"].as_f64().unwrap_or(0.0)
-                ));
-            } else {
-                parts.push(format!(
-                    "getenv race: {} after {:.1} s",
-                    race["signal"].as_str().unwrap_or("crash"),
-                    race["seconds"].as_f64().unwrap_or(0.0)
-                ));
-            }
-        }
-        lines.push(parts.join(" · "));
+        Err(e) => card.figures.push(format!("probe results unreadable: {e}")),
     }
-    lines
+    card
+}
+
+/// A verdict's Markdown mark, by severity.
+fn mark(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Good => "✅",
+        Severity::Warn => "⚠️",
+        Severity::Bad => "❌",
+        Severity::Neutral => "➖",
+    }
 }
 
 fn summary_line(m: &Matrix) -> String {
@@ -87,8 +111,20 @@ fn summary_line(m: &Matrix) -> String {
 
 pub fn table(m: &Matrix) -> String {
     let mut out = Vec::new();
-    for line in interpreter_lines(m) {
+    for card in interpreter_cards(m) {
+        let mut line = format!("{:<7} {}", card.abi, card.title);
+        for figure in &card.figures {
+            line.push_str(&format!(" · {figure}"));
+        }
         out.push(format!("{}", console::style(line).dim()));
+        if let Some(measured) = card.measured {
+            let measured = format!("{:<7} {measured}", "");
+            out.push(if card.under_load {
+                format!("{}", console::style(measured).yellow())
+            } else {
+                format!("{}", console::style(measured).dim())
+            });
+        }
     }
     if !out.is_empty() {
         out.push(String::new());
@@ -177,10 +213,18 @@ pub fn markdown(m: &Matrix) -> String {
     let mut out = Vec::new();
     out.push("## Free-threading compatibility".to_string());
     out.push(String::new());
-    let interpreters = interpreter_lines(m);
-    if !interpreters.is_empty() {
-        for line in interpreters {
+    let cards = interpreter_cards(m);
+    if !cards.is_empty() {
+        for card in cards {
+            let mut line = format!("{} {}", card.abi, card.title);
+            for figure in &card.figures {
+                line.push_str(&format!(" · {figure}"));
+            }
             out.push(format!("- {}", md_escape(&line)));
+            if let Some(measured) = card.measured {
+                let flag = if card.under_load { "⚠️ " } else { "" };
+                out.push(format!("  {flag}*{}*", md_escape(&measured)));
+            }
         }
         out.push(String::new());
     }
@@ -203,15 +247,7 @@ pub fn markdown(m: &Matrix) -> String {
             .variants
             .iter()
             .map(|v| match row.cells.get(v) {
-                Some(c) => {
-                    let mark = match c.verdict {
-                        v if v.is_gil_free() || v == Verdict::Ok => "✅",
-                        Verdict::GilReenabled => "⚠️",
-                        Verdict::Skipped => "➖",
-                        _ => "❌",
-                    };
-                    format!("{mark} {}", c.verdict)
-                }
+                Some(c) => format!("{} {}", mark(c.verdict.severity()), c.verdict),
                 None => "·".into(),
             })
             .collect();
@@ -242,8 +278,12 @@ pub fn html(m: &Matrix) -> String {
     let data = serde_json::to_string(m)
         .unwrap_or_else(|_| "{}".into())
         .replace("</", "<\\/");
+    let cards = serde_json::to_string(&interpreter_cards(m))
+        .unwrap_or_else(|_| "[]".into())
+        .replace("</", "<\\/");
     HTML_TEMPLATE
         .replace("__MATRIX_JSON__", &data)
+        .replace("__INTERPRETERS_JSON__", &cards)
         .replace("__SUMMARY__", &html_escape(&summary_line(m)))
 }
 
@@ -262,9 +302,9 @@ const HTML_TEMPLATE: &str = r##"<!doctype html>
 <title>Free-threading compatibility — ftforge</title>
 <style>
   :root { --bg:#f7f7f9; --fg:#1d1d22; --muted:#6b6b78; --card:#fff; --line:#e4e4ea;
-          --ok:#1a7f37; --okbg:#dafbe1; --warn:#9a6700; --warnbg:#fff8c5; --bad:#cf222e; --badbg:#ffebe9; --skip:#57606a; --skipbg:#eaeef2; }
+          --good:#1a7f37; --goodbg:#dafbe1; --warn:#9a6700; --warnbg:#fff8c5; --bad:#cf222e; --badbg:#ffebe9; --neutral:#57606a; --neutralbg:#eaeef2; }
   @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --muted:#8b949e; --card:#161b22; --line:#30363d;
-          --okbg:#12361f; --ok:#3fb950; --warnbg:#3b2e00; --warn:#d29922; --badbg:#3d1418; --bad:#f85149; --skipbg:#21262d; --skip:#8b949e; } }
+          --goodbg:#12361f; --good:#3fb950; --warnbg:#3b2e00; --warn:#d29922; --badbg:#3d1418; --bad:#f85149; --neutralbg:#21262d; --neutral:#8b949e; } }
   * { box-sizing: border-box; }
   body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
   header { padding:28px 32px 8px; }
@@ -285,8 +325,9 @@ const HTML_TEMPLATE: &str = r##"<!doctype html>
   th .arrow { opacity:.5; }
   tr:last-child td { border-bottom:none; }
   .v { display:inline-block; padding:2px 10px; border-radius:999px; font-size:13px; font-weight:600; cursor:pointer; border:none; }
-  .v-ok { color:var(--ok); background:var(--okbg); } .v-warn { color:var(--warn); background:var(--warnbg); }
-  .v-bad { color:var(--bad); background:var(--badbg); } .v-skip { color:var(--skip); background:var(--skipbg); }
+  .v-good { color:var(--good); background:var(--goodbg); } .v-warn { color:var(--warn); background:var(--warnbg); }
+  .v-bad { color:var(--bad); background:var(--badbg); } .v-neutral { color:var(--neutral); background:var(--neutralbg); }
+  .measured { margin-top:4px; font-style:italic; } .measured.load { color:var(--warn); font-style:normal; font-weight:600; }
   .none { color:var(--muted); }
   dialog { max-width:min(900px, 92vw); border:1px solid var(--line); border-radius:12px; background:var(--card); color:var(--fg); padding:20px 24px; }
   dialog pre { background:var(--bg); padding:12px; border-radius:8px; overflow:auto; max-height:50vh; font-size:12px; white-space:pre-wrap; }
@@ -313,9 +354,13 @@ const HTML_TEMPLATE: &str = r##"<!doctype html>
 <footer>Generated by ftforge from the channel's compat.json. Click a verdict for its evidence.</footer>
 <dialog id="evidence"><h2 id="ev-title"></h2><p id="ev-reason"></p><pre id="ev-body"></pre><form method="dialog"><button class="chip">Close</button></form></dialog>
 <script id="data" type="application/json">__MATRIX_JSON__</script>
+<script id="interpreters" type="application/json">__INTERPRETERS_JSON__</script>
 <script>
 const M = JSON.parse(document.getElementById('data').textContent);
-const cls = v => ({'verified':'ok','gil-free':'ok','pure-python':'ok','ok':'ok','gil-reenabled':'warn','skipped':'skip'}[v] || 'bad');
+const INTERPRETERS = JSON.parse(document.getElementById('interpreters').textContent);
+// Verdict → severity comes from Rust (Verdict::severity, in the legend); CSS has one class per severity.
+const SEVERITY = Object.fromEntries(M.legend.map(l => [l.verdict, l.severity]));
+const cls = v => SEVERITY[v];
 const esc = s => String(s ?? '').replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
 let sortKey = 'package', sortDir = 1, active = new Set();
 function cards() {
@@ -327,14 +372,10 @@ function cards() {
     items.push(`<div class="card"><b>${s.reenable_gil}</b>re-enable the GIL</div>`);
     items.push(`<div class="card"><b>${s.build_failed}</b>fail to build</div>`);
   }
-  for (const [abi, d] of Object.entries(M.interpreters || {})) {
-    const f = d.facts || {}, p = d.probe || {};
-    const lines = [`python ${esc(f.version || '?')} · GIL ${f.gil_enabled ? 'on' : 'off'}`];
-    const r = p.scaling && p.scaling.Ok && p.scaling.Ok.ratio;
-    if (r) { const n = Math.max(...Object.keys(r).map(Number)); lines.push(`${n} threads: ${Number(r[n]).toFixed(2)}× one thread`); }
-    const l = p.latency && p.latency.Ok; if (l && l.p99_ms != null) lines.push(`1 ms tick p99 late: ${l.p99_ms.toFixed(2)} ms`);
-    const e = p.env_race && p.env_race.Ok; if (e) lines.push(e.survived ? `getenv race: survived ${e.limit_seconds}s` : `getenv race: ${esc(e.signal)} after ${e.seconds.toFixed(1)} s`);
-    items.push(`<div class="card"><b>${esc(abi)}</b><div class="interp">${lines.join('<br>')}</div></div>`);
+  for (const c of INTERPRETERS) {
+    const lines = [c.title, ...c.figures].map(esc);
+    const measured = c.measured ? `<div class="measured${c.under_load ? ' load' : ''}">${c.under_load ? '⚠ ' : ''}${esc(c.measured)}</div>` : '';
+    items.push(`<div class="card"><b>${esc(c.abi)}</b><div class="interp">${lines.join('<br>')}${measured}</div></div>`);
   }
   el.innerHTML = items.join('');
 }

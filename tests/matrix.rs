@@ -1,5 +1,6 @@
 //! `ftforge matrix`: a hand-written channel covering every verdict (all four formats,
-//! snapshots of the text ones), a real channel built by ftforge read from a directory
+//! snapshots of the text ones; one interpreter probed under load in today's format, one
+//! in the format of older reports), a real channel built by ftforge read from a directory
 //! and over HTTP, the HTML page rendered by headless Chromium, and `--filter` answers.
 
 mod common;
@@ -75,6 +76,38 @@ fn every_verdict_in_every_format() {
         );
     }
     assert!(html.contains("pkg-gil-reenabled"));
+    // Colours come from Verdict::severity (in the legend), not from a table in the page.
+    assert!(html.contains(r#""verdict":"gil-reenabled","meaning":"#));
+    assert!(html.contains(r#""severity":"warn""#) && html.contains(".v-warn"));
+    assert!(
+        !html.contains("'gil-reenabled':"),
+        "a hand-written verdict map"
+    );
+    // The interpreter cards say how the probes were measured, and flag load.
+    assert!(
+        html.contains("measured with 1 other build running, load 2.1 on 2 cores"),
+        "{html}"
+    );
+    assert!(html.contains(r#""under_load":true"#));
+    assert!(html.contains("measurement conditions not recorded"));
+    let legend = m["legend"].as_array().unwrap();
+    let severity = |v: &str| {
+        legend.iter().find(|l| l["verdict"] == v).unwrap()["severity"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        [
+            "verified",
+            "gil-reenabled",
+            "import-failed",
+            "skipped",
+            "ok"
+        ]
+        .map(severity),
+        ["good", "warn", "bad", "neutral", "good"]
+    );
 }
 
 #[test]
@@ -214,6 +247,14 @@ fn a_real_channel_over_http_and_its_page_in_chromium() {
         tbody.contains("markupsafe") && tbody.contains("gil-reenabled"),
         "the script did not render rows:\n{dom}"
     );
+    // The generated severity map reached the page's classes.
+    assert!(
+        tbody.contains(r#"class="v v-warn""#) && tbody.contains(r#"class="v v-good""#),
+        "{tbody}"
+    );
+    // Every interpreter card says how its probes were measured.
+    let cards = dom.split(r#"id="cards""#).nth(1).unwrap_or_default();
+    assert!(cards.contains(r#"class="measured"#), "{cards}");
     let colours = distinct_colours(&png);
     assert!(
         colours > 20,

@@ -436,6 +436,8 @@ async fn probe_interpreters(
                 scaling_seconds: 0.5,
                 latency_seconds: 1.0,
                 race_seconds: 5.0,
+                // The session's builds are over: nothing of ours competes.
+                competing_jobs: Some(0),
                 ..Default::default()
             };
             let probe =

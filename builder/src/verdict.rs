@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_module, import_race_snippet, ExtensionModule, ImportResult, StressHarnessReport,
+    extension_modules, import_race_snippet, ExtensionModule, ImportResult, StressHarnessReport,
     StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
 };
 use ftforge_interpreter::probes::Subinterpreters;
@@ -148,11 +148,7 @@ pub struct Assessment {
 
 /// The extension modules among a package's files (paths relative to the prefix).
 pub fn modules_of(files: &[String], abi: &PythonAbi) -> Vec<ExtensionModule> {
-    let site = abi.site_packages_dir();
-    files
-        .iter()
-        .filter_map(|f| extension_module(f, &site))
-        .collect()
+    extension_modules(files.iter().map(String::as_str), &abi.site_packages_dir())
 }
 
 /// Gathers the evidence on `prefix` (where the package and its interpreter are

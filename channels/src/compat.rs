@@ -72,6 +72,60 @@ impl Verdict {
             Verdict::GilFree | Verdict::Verified | Verdict::PurePython
         )
     }
+
+    /// How a reader should take this verdict: the one table every view (terminal
+    /// colours, Markdown marks, the HTML page's classes) draws from.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Verdict::GilFree | Verdict::Verified | Verdict::PurePython | Verdict::Ok => {
+                Severity::Good
+            }
+            Verdict::GilReenabled => Severity::Warn,
+            Verdict::BuildFailed
+            | Verdict::ImportFailed
+            | Verdict::StressFailed
+            | Verdict::TestsFailed => Severity::Bad,
+            Verdict::Skipped => Severity::Neutral,
+        }
+    }
+}
+
+/// How good or bad a [`Verdict`] is for someone who wants to use the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Usable as it is (GIL-free, verified, pure Python, or fine on a GIL build).
+    Good,
+    /// Usable, at a cost: importing it turns the GIL back on.
+    Warn,
+    /// Not usable: it does not build, import, pass its tests or survive thread stress.
+    Bad,
+    /// No judgement: the recipe skips this interpreter.
+    Neutral,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Good,
+        Severity::Warn,
+        Severity::Bad,
+        Severity::Neutral,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Good => "good",
+            Severity::Warn => "warn",
+            Severity::Bad => "bad",
+            Severity::Neutral => "neutral",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl fmt::Display for Verdict {
@@ -239,6 +293,26 @@ mod tests {
             .parse::<Verdict>()
             .unwrap_err()
             .contains("gil-reenabled"));
+    }
+
+    #[test]
+    fn severities_follow_usability() {
+        for v in Verdict::ALL {
+            let expected = if v.is_gil_free() || v == Verdict::Ok {
+                Severity::Good
+            } else {
+                match v {
+                    Verdict::GilReenabled => Severity::Warn,
+                    Verdict::Skipped => Severity::Neutral,
+                    _ => Severity::Bad,
+                }
+            };
+            assert_eq!(v.severity(), expected, "{v}");
+            assert_eq!(
+                serde_json::to_value(v.severity()).unwrap(),
+                v.severity().as_str()
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,6 @@ pub fn platform() -> &'static str {
     }
 }
 
-pub use compat::{CompatData, CompatRecord, Verdict};
+pub use compat::{CompatData, CompatRecord, Severity, Verdict};
 pub use layout::{Channel, ChannelError};
 pub use publish::{PublishOutcome, Published};

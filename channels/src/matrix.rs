@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compat::{CompatData, Verdict};
+use crate::compat::{CompatData, Severity, Verdict};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -16,7 +16,8 @@ pub struct Matrix {
     pub channel: String,
     /// Interpreter ABI tags, newest first, free-threaded before GIL (`cp314t`, `cp314`, …).
     pub variants: Vec<String>,
-    /// Facts and probe results of the channel's interpreters, by ABI tag.
+    /// Facts and probe results of the channel's interpreters, by ABI tag, as stored in
+    /// `compat.json` (the probe as `ftforge_interpreter::probes::ProbeReport`).
     pub interpreters: BTreeMap<String, serde_json::Value>,
     pub packages: Vec<Row>,
     pub summary: Summary,
@@ -61,6 +62,8 @@ pub struct Summary {
 pub struct LegendEntry {
     pub verdict: Verdict,
     pub meaning: String,
+    /// [`Verdict::severity`]: how views colour the verdict.
+    pub severity: Severity,
 }
 
 pub fn meaning(v: Verdict) -> &'static str {
@@ -181,6 +184,7 @@ impl Matrix {
                 .map(|v| LegendEntry {
                     verdict: *v,
                     meaning: meaning(*v).to_string(),
+                    severity: v.severity(),
                 })
                 .collect(),
         }

@@ -21,6 +21,23 @@ pub enum PublishOutcome {
     Replaced,
 }
 
+impl PublishOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PublishOutcome::Added => "added",
+            PublishOutcome::Unchanged => "unchanged",
+            PublishOutcome::Replaced => "replaced",
+        }
+    }
+}
+
+/// The same words as the JSON form (`added`, `unchanged`, `replaced`); honours width.
+impl std::fmt::Display for PublishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Published {
     pub filename: String,

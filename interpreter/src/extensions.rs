@@ -49,6 +49,48 @@ pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModu
     })
 }
 
+/// The extension modules among `files` (paths relative to the prefix, e.g. a package's
+/// file list) that lie under `site_packages`.
+pub fn extension_modules<'a>(
+    files: impl IntoIterator<Item = &'a str>,
+    site_packages: &str,
+) -> Vec<ExtensionModule> {
+    files
+        .into_iter()
+        .filter_map(|f| extension_module(f, site_packages))
+        .collect()
+}
+
+/// The extension modules installed in an environment: every `lib/python3*/site-packages`
+/// of `prefix` is walked (unreadable directories are skipped). Sorted by name.
+pub fn installed_extension_modules(prefix: &std::path::Path) -> Vec<ExtensionModule> {
+    let mut out = Vec::new();
+    let Ok(lib) = std::fs::read_dir(prefix.join("lib")) else {
+        return out;
+    };
+    for entry in lib.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("python3") {
+            continue;
+        }
+        let site = format!("lib/{name}/site-packages");
+        let files: Vec<String> = walkdir::WalkDir::new(prefix.join(&site))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_type().is_dir())
+            .filter_map(|e| {
+                e.path()
+                    .strip_prefix(prefix)
+                    .ok()
+                    .map(|rel| rel.to_string_lossy().into_owned())
+            })
+            .collect();
+        out.extend(extension_modules(files.iter().map(String::as_str), &site));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// Imports one module in a fresh interpreter and reports, as one JSON line, whether it
 /// imported, every warning raised while importing, and the GIL state afterwards.
 pub const IMPORT_PROBE: &str = r#"
@@ -227,6 +269,32 @@ mod tests {
         )
         .is_none());
         assert!(extension_module("lib/libfoo.so", sp).is_none());
+    }
+
+    #[test]
+    fn finds_the_extension_modules_installed_in_an_environment() {
+        let env = tempfile::tempdir().unwrap();
+        let site = env.path().join("lib/python3.14t/site-packages");
+        for file in [
+            "yaml/_yaml.cpython-314t-x86_64-linux-gnu.so",
+            "yaml/__init__.py",
+            "_cffi_backend.cpython-314t-x86_64-linux-gnu.so",
+            "numpy.libs/libgfortran-1.so",
+        ] {
+            let path = site.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
+        }
+        // The interpreter's own lib-dynload is not the environment's packages.
+        let dynload = env.path().join("lib/python3.14t/lib-dynload");
+        std::fs::create_dir_all(&dynload).unwrap();
+        std::fs::write(dynload.join("_json.cpython-314t-x86_64-linux-gnu.so"), b"").unwrap();
+        let names: Vec<String> = installed_extension_modules(env.path())
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["_cffi_backend", "yaml._yaml"]);
+        assert!(installed_extension_modules(&env.path().join("missing")).is_empty());
     }
 
     #[test]

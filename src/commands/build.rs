@@ -1,0 +1,237 @@
+//! `ftforge build`: builds the selected recipe variants as one session, then prints the
+//! packages, the verdicts and the errors. The selection arguments are shared with `plan`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use ftforge_builder::build::{BuildReport, BuildSettings};
+use ftforge_builder::plan::{discover_recipes, VariantFilter, VariantKind};
+use ftforge_builder::recipe::Recipe;
+use ftforge_builder::session::build_all;
+use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
+use ftforge_builder::variants::Variant;
+use ftforge_channels::{Channel, CompatRecord, Verdict};
+use miette::Result;
+
+use super::OutputArgs;
+use crate::reporter::{CliReporter, Mode};
+
+/// Which recipes and variants a build (or a plan) is about, and its channel.
+#[derive(Args)]
+pub struct SelectionArgs {
+    /// Recipe directories (or directories of recipe directories)
+    #[arg(default_value = "recipes")]
+    pub recipes: Vec<PathBuf>,
+    /// Channel directory the packages are published into (and reused from)
+    #[arg(long, short = 'c', default_value = "channel", env = "FTFORGE_CHANNEL")]
+    pub channel: PathBuf,
+    /// Only the free-threaded or only the GIL variants
+    #[arg(long, value_enum)]
+    pub variant: Option<KindArg>,
+    /// Only these Python versions (prefix match: 3.14 selects 3.14.7); repeatable
+    #[arg(long)]
+    pub python: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// The free-threaded builds (`--disable-gil`, ABI tag `t`)
+    Freethreading,
+    /// The builds with the GIL
+    Gil,
+}
+
+impl SelectionArgs {
+    /// The recipes found under the given directories.
+    pub fn recipes(&self) -> Result<Vec<Recipe>> {
+        Ok(discover_recipes(&self.recipes)?)
+    }
+
+    /// The (recipe, variant) jobs this selection picks from `recipes`, in discovery
+    /// order; an error when it picks none.
+    pub fn jobs<'a>(&self, recipes: &'a [Recipe]) -> Result<Vec<(&'a Recipe, Variant)>> {
+        let filter = VariantFilter {
+            kind: self.variant.map(|k| match k {
+                KindArg::Freethreading => VariantKind::Freethreading,
+                KindArg::Gil => VariantKind::Gil,
+            }),
+            python: self.python.clone(),
+        };
+        let jobs: Vec<_> = recipes
+            .iter()
+            .flat_map(|r| {
+                r.variant_combinations()
+                    .into_iter()
+                    .filter(|v| filter.accepts(v))
+                    .map(move |v| (r, v))
+            })
+            .collect();
+        if jobs.is_empty() {
+            miette::bail!(miette::miette!(
+                help = "check --variant / --python against the recipe's variants.yaml",
+                "no variant of {} matches the selection",
+                self.recipes
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(jobs)
+    }
+
+    /// Where a build reads and writes.
+    pub fn settings(
+        &self,
+        work_dir: Option<PathBuf>,
+        cpu_count: usize,
+        force: bool,
+    ) -> BuildSettings {
+        let cache_dir = default_cache_dir();
+        BuildSettings {
+            channel: Channel::new(&self.channel),
+            sources: SourceCache::new(cache_dir.join("sources")),
+            work_root: work_dir.unwrap_or_else(|| cache_dir.join("work")),
+            package_cache: cache_dir.join("pkgs"),
+            cpu_count,
+            client: http_client(),
+            force,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Where builds happen (sources, build prefix, logs, test environments)
+    #[arg(long, env = "FTFORGE_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Builds run at once (default: cores); each gets cores / N for its own make -j
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Rebuild even when the channel already holds an identical build
+    #[arg(long)]
+    pub force: bool,
+    /// Exit non-zero when any package gets one of these verdicts (e.g. build-failed,gil-reenabled)
+    #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
+    pub fail_on: Vec<Verdict>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_verdict(s: &str) -> Result<Verdict, String> {
+    s.parse()
+}
+
+pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
+    let reporter = CliReporter::new(args.output.mode());
+    let recipes = args.selection.recipes()?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let parallel = args.jobs.unwrap_or(cores).max(1);
+    // Parallel builds share the cores: each gets cores / N for its own make -j.
+    let settings =
+        args.selection
+            .settings(args.work_dir.clone(), (cores / parallel).max(1), args.force);
+    let jobs = args.selection.jobs(&recipes)?;
+    reporter.line(&format!(
+        "building {} variant(s) into {}",
+        jobs.len(),
+        args.selection.channel.display()
+    ));
+    let outcome = build_all(&jobs, &settings, &reporter, parallel).await;
+    print_summary(&outcome.reports, &args.selection.channel, &args.output)?;
+    print_verdicts(&outcome.verdicts, args.output.json);
+    for failure in outcome.package_failures {
+        if args.output.mode() == Mode::Human {
+            eprintln!("{:?}", miette::Report::new(failure));
+        }
+    }
+    let tool_errors = outcome.tool_errors.len();
+    for error in outcome.tool_errors {
+        eprintln!("{:?}", miette::Report::new(error));
+    }
+    if tool_errors > 0 {
+        eprintln!("{tool_errors} build(s) failed because of an error of ftforge or its inputs");
+        return Ok(ExitCode::FAILURE);
+    }
+    let hits: Vec<String> = outcome
+        .verdicts
+        .iter()
+        .filter(|r| args.fail_on.contains(&r.verdict))
+        .map(|r| format!("{} {} {}: {}", r.package, r.version, r.abi, r.verdict))
+        .collect();
+    if !hits.is_empty() {
+        eprintln!("--fail-on matched:\n  {}", hits.join("\n  "));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The verdicts of this run, one line each (stderr when stdout carries JSON).
+fn print_verdicts(verdicts: &[CompatRecord], json: bool) {
+    if verdicts.is_empty() {
+        return;
+    }
+    let mut lines = vec![String::new(), "verdicts:".to_string()];
+    for r in verdicts {
+        lines.push(format!(
+            "  {:<18} {:<12} {:<7} {:<14} {}",
+            r.package,
+            r.version,
+            r.abi,
+            crate::style::verdict(r.verdict),
+            r.reason
+        ));
+    }
+    let text = lines.join("\n");
+    if json {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+fn print_summary(
+    reports: &[BuildReport],
+    channel: &std::path::Path,
+    output: &OutputArgs,
+) -> Result<()> {
+    if output.json {
+        return output.print_json(reports);
+    }
+    for report in reports {
+        let how = if report.reused {
+            "reused".to_string()
+        } else {
+            format!("{:.0}s", report.duration_secs)
+        };
+        for output in &report.outputs {
+            let tests = output.tests.iter().filter(|t| t.passed).count();
+            println!(
+                "{:<12} {:<58} {:>9}  {:>2}/{:<2} tests  {}",
+                output.subdir,
+                output.filename,
+                human_size(output.size),
+                tests,
+                output.tests.len(),
+                how
+            );
+        }
+    }
+    if !reports.is_empty() {
+        println!("channel: {}", channel.display());
+    }
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
