@@ -48,7 +48,9 @@ pub async fn install(
         std::fs::remove_dir_all(prefix)
             .map_err(|e| format!("cannot clear {}: {e}", prefix.display()))?;
     }
-    ftforge_channels::transaction::link(prefix, records, package_cache).await
+    ftforge_channels::transaction::link(prefix, records, package_cache)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the recipe's tests against an installed prefix.
