@@ -580,21 +580,20 @@ async fn install(args: InstallArgs) -> Result<ExitCode> {
         ftforge_channels::install::apply(&client, plan).await?
     };
     if text {
-        let kind = match outcome.abi {
-            Some(abi) if outcome.free_threaded => format!("free-threaded ({abi}) "),
-            Some(abi) => format!("GIL ({abi}) "),
+        let interpreter = match outcome.abi {
+            Some(abi) if outcome.free_threaded => format!(", free-threaded ({abi})"),
+            Some(abi) => format!(", with the GIL ({abi})"),
             None => String::new(),
         };
-        let done = if args.dry_run {
-            "would change"
-        } else {
-            "changed"
+        let changes = match (outcome.changes.len(), args.dry_run) {
+            (0, _) => "nothing to change".to_string(),
+            (n, true) => format!("{n} change(s) not made (--dry-run)"),
+            (n, false) => format!("{n} change(s) made"),
         };
         eprintln!(
-            "{done} {} of {} packages in {kind}environment {}",
-            outcome.changes.len(),
+            "{}: {changes}; the environment holds {} packages{interpreter}",
+            outcome.prefix.display(),
             outcome.packages.len(),
-            outcome.prefix.display()
         );
     } else {
         println!(

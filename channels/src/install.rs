@@ -398,8 +398,7 @@ impl Problem<'_> {
         resolvo::Solver.solve(task).map(|r| r.records)
     }
 
-    /// Solves keeping the environment's ABI. When only another ABI would do, the error
-    /// says which (and how to ask for it) instead of the solver's bare "unsolvable".
+    /// Solves keeping the environment's ABI (when it has one to keep).
     fn solve(
         &self,
         excluded: &HashMap<url::Url, Arc<str>>,
@@ -410,6 +409,8 @@ impl Problem<'_> {
         self.run(vec![constraint.clone()], excluded)
     }
 
+    /// The error for a failed solve: when only another ABI would do, it says which (and
+    /// how to ask for it) instead of the solver's bare "unsolvable".
     fn explain(&self, err: SolveError, excluded: &HashMap<url::Url, Arc<str>>) -> InstallError {
         let solver = solver_text(err);
         if let Some((from, _)) = self.keep {
