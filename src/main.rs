@@ -560,7 +560,19 @@ async fn install(args: InstallArgs) -> Result<ExitCode> {
                 (Some(from), None) => from.to_string(),
                 (None, None) => String::new(),
             };
-            println!("  {:<10} {:<22} {what}", c.kind.to_string(), c.name);
+            let verdict = plan
+                .outcome
+                .packages
+                .iter()
+                .find(|p| c.to.is_some() && p.name == c.name)
+                .and_then(|p| p.verdict)
+                .map(|v| format!("  [{v}]"))
+                .unwrap_or_default();
+            println!(
+                "  {:<10} {:<22} {what}{verdict}",
+                c.kind.to_string(),
+                c.name
+            );
         }
     }
     for w in &plan.outcome.warnings {
