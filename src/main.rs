@@ -42,7 +42,7 @@ enum Command {
     Index(index::IndexArgs),
     /// Show the build graph and what a build would build or reuse, without building
     Plan(plan::PlanArgs),
-    /// Create or update an environment from channels (solved with resolvo)
+    /// Create an environment from channels, or add to one (it keeps what it holds)
     Install(install::InstallArgs),
     /// Serve a channel directory over HTTP on 127.0.0.1
     Serve(serve::ServeArgs),

@@ -1,7 +1,8 @@
 //! Channels end to end: publishing (concurrent, idempotent, refusing changed builds),
 //! labels, `ftforge serve`, installs by py-rattler and by `ftforge install` from a
-//! directory and over HTTP, the GIL policy, and every way a package or repodata can be
-//! bad (tampered, escaping paths, malformed JSON, an interrupted install).
+//! directory and over HTTP, the GIL policy, installs into existing environments (they
+//! keep their packages and interpreter ABI), and every way a package or repodata can be
+//! bad (tampered, escaping paths, malformed JSON) or an install interrupted.
 
 mod common;
 
@@ -299,8 +300,357 @@ fn concurrent_publishers_lose_nothing_and_changed_builds_are_refused() {
     );
 }
 
+fn install_json(prefix: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = install(prefix, &[args, &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "install {args:?} failed:\n{}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `(kind, name)` of every change an install reported.
+fn changes(outcome: &serde_json::Value) -> Vec<(String, String)> {
+    outcome["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The package records of a prefix, by file name, with their bytes.
+fn records(prefix: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(prefix.join("conda-meta"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Everything a prefix holds: each path with its kind and the sha256 of its contents.
+fn tree(prefix: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    fn visit(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let t = e.file_type().unwrap();
+            let what = if t.is_dir() {
+                visit(root, &p, out);
+                "dir".to_string()
+            } else if t.is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else {
+                hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()))
+            };
+            out.insert(rel, what);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    visit(prefix, prefix, &mut out);
+    out
+}
+
+/// A channel holding the 3.14 interpreters of the shared channel plus `extra` packages.
+fn channel_with_interpreters_and(dir: &std::path::Path, extra: &[std::path::PathBuf]) -> String {
+    let shared = interpreter_channel();
+    let mut files: Vec<std::path::PathBuf> = extra.to_vec();
+    for subdir in ["linux-64", "noarch"] {
+        for e in std::fs::read_dir(shared.join(subdir)).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".conda")
+                && [
+                    "python-3.14",
+                    "python_abi-3.14",
+                    "python-freethreading-3.14",
+                    "python-gil-3.14",
+                ]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                files.push(e.path());
+            }
+        }
+    }
+    let channel = dir.join("channel");
+    let out = run(ftforge()
+        .arg("publish")
+        .args(&files)
+        .arg("-c")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    channel.to_string_lossy().into_owned()
+}
+
 #[test]
-fn an_interrupted_install_is_rolled_back_by_the_next_one() {
+fn a_second_install_keeps_the_environment_and_its_interpreter_abi() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = dir.path().join("pkgs");
+    std::fs::create_dir(&pkgs).unwrap();
+    let extra = [
+        make_package_depending(
+            &pkgs,
+            "hello",
+            "1.0",
+            "0",
+            "noarch",
+            &["python"],
+            &[("share/hello.txt", "hello")],
+        ),
+        make_package_depending(
+            &pkgs,
+            "world",
+            "1.0",
+            "0",
+            "noarch",
+            &["python >=3.13"],
+            &[("share/world.txt", "world")],
+        ),
+        // Only usable with the GIL build of 3.14.
+        make_package_depending(
+            &pkgs,
+            "gilonly",
+            "1.0",
+            "0",
+            "noarch",
+            &["python_abi 3.14.* *_cp314"],
+            &[("share/gilonly.txt", "gil")],
+        ),
+    ];
+    let channel = channel_with_interpreters_and(dir.path(), &extra);
+
+    // The scenario: a free-threaded environment, then one more package.
+    let env = dir.path().join("env");
+    let first = install_json(&env, &["-c", &channel, "--free-threaded", "hello"]);
+    assert_eq!(first["abi"], "cp314t", "{first}");
+    let second = install_json(&env, &["-c", &channel, "world"]);
+    assert_eq!(
+        changes(&second),
+        [("install".to_string(), "world".to_string())],
+        "only world is added: {second}"
+    );
+    assert_eq!(second["abi"], "cp314t");
+    assert!(env.join("share/hello.txt").exists() && env.join("share/world.txt").exists());
+    assert_eq!(python_gil_after_import(&env, "json"), "False");
+    let asked: Vec<&str> = second["requested_specs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for spec in ["python-freethreading", "hello", "world"] {
+        assert!(asked.contains(&spec), "{asked:?}");
+    }
+    // What needs the GIL build cannot join it; the prefix is left alone.
+    let before = records(&env);
+    let out = install(&env, &["-c", &channel, "gilonly"]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("python_abi"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(records(&env), before);
+
+    // An environment made by another client (py-rattler: its records carry no requested
+    // specs) keeps its packages and its ABI too; a request that only the other ABI
+    // satisfies is refused with both ABIs named, unless the interpreter is asked for.
+    let other = dir.path().join("other");
+    py_rattler_install(&channel, &other, &["python 3.14.* *_cp314t", "hello"]);
+    let before = records(&other);
+    let out = install(&other, &["-c", &channel, "gilonly"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("free-threaded environment (cp314t)")
+            && stderr.contains("switching it to cp314"),
+        "{stderr}"
+    );
+    assert_eq!(
+        records(&other),
+        before,
+        "a refused install changed the prefix"
+    );
+    let switched = install_json(
+        &other,
+        &["-c", &channel, "python 3.14.* *_cp314", "gilonly"],
+    );
+    assert_eq!(switched["abi"], "cp314", "{switched}");
+    let kinds = changes(&switched);
+    for expected in [
+        ("change", "python"),
+        ("change", "python_abi"),
+        ("install", "gilonly"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{kinds:?}"
+        );
+    }
+    assert!(!kinds.iter().any(|(k, _)| k == "remove"), "{kinds:?}");
+    assert!(other.join("share/hello.txt").exists());
+    assert_eq!(python_gil_after_import(&other, "json"), "True");
+    // And from now on the GIL build is what it keeps.
+    let more = install_json(&other, &["-c", &channel, "world"]);
+    assert_eq!(
+        changes(&more),
+        [("install".to_string(), "world".to_string())]
+    );
+    assert_eq!(more["abi"], "cp314");
+}
+
+#[test]
+fn an_interrupted_install_that_replaces_packages_leaves_the_old_environment_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = dir.path().join("pkgs");
+    std::fs::create_dir(&pkgs).unwrap();
+    let channel = dir.path().join("channel");
+    let publish = |files: &[std::path::PathBuf]| {
+        let out = run(ftforge().arg("publish").args(files).arg("-c").arg(&channel));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    publish(&[
+        make_package(
+            &pkgs,
+            "hello",
+            "1.0",
+            "0",
+            "noarch",
+            &[
+                ("share/hello.txt", "one"),
+                ("share/only-in-1.txt", "1"),
+                ("share/link", "->hello.txt"),
+            ],
+        ),
+        make_package(
+            &pkgs,
+            "other",
+            "1.0",
+            "0",
+            "noarch",
+            &[("lib/other/data.txt", "o1")],
+        ),
+    ]);
+    let env = dir.path().join("env");
+    let ch = channel.to_str().unwrap();
+    install_json(&env, &["-c", ch, "hello", "other"]);
+    let old = tree(&env);
+    assert_eq!(
+        std::fs::read_to_string(env.join("share/hello.txt")).unwrap(),
+        "one"
+    );
+
+    publish(&[
+        make_package(
+            &pkgs,
+            "hello",
+            "2.0",
+            "0",
+            "noarch",
+            &[
+                ("share/hello.txt", "two"),
+                ("share/only-in-2.txt", "2"),
+                ("share/link", "->only-in-2.txt"),
+            ],
+        ),
+        make_package(
+            &pkgs,
+            "other",
+            "2.0",
+            "0",
+            "noarch",
+            &[("lib/other/data.txt", "o2"), ("lib/other/more.txt", "m")],
+        ),
+        make_package(
+            &pkgs,
+            "third",
+            "1.0",
+            "0",
+            "noarch",
+            &[("share/third.txt", "3")],
+        ),
+    ]);
+    let upgrade = ["-c", ch, "hello >=2", "other >=2", "third"];
+    // The test hook aborts the process (no cleanup) once one package is linked: the old
+    // builds are unlinked by then, one new one is in, the rest are not.
+    let out = run(ftforge()
+        .env("FTFORGE_TEST_ABORT_AFTER_LINKED", "1")
+        .arg("install")
+        .arg("--prefix")
+        .arg(&env)
+        .args(upgrade));
+    assert!(!out.status.success(), "the hook did not abort the install");
+    assert!(
+        env.join("conda-meta/ftforge-transaction").is_dir(),
+        "the aborted install left no journal"
+    );
+    let half = tree(&env);
+    assert_ne!(
+        half.iter()
+            .filter(|(p, _)| !p.starts_with("conda-meta/ftforge-transaction"))
+            .collect::<Vec<_>>(),
+        old.iter().collect::<Vec<_>>(),
+        "the abort came before the install changed anything"
+    );
+
+    // The next command into the prefix recovers it first: exactly the old environment
+    // (files, symlinks, records byte for byte), not a mix and not a loss.
+    let out = install(&env, &["-c", ch, "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("was rolled back"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(tree(&env), old);
+    assert_eq!(
+        std::fs::read_to_string(env.join("share/hello.txt")).unwrap(),
+        "one"
+    );
+
+    // The same install, not interrupted, upgrades in place.
+    let done = install_json(&env, &upgrade);
+    let mut kinds = changes(&done);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("install".to_string(), "third".to_string()),
+            ("upgrade".to_string(), "hello".to_string()),
+            ("upgrade".to_string(), "other".to_string()),
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.join("share/hello.txt")).unwrap(),
+        "two"
+    );
+    assert!(!env.join("share/only-in-1.txt").exists());
+    assert_eq!(
+        std::fs::read_link(env.join("share/link")).unwrap(),
+        std::path::Path::new("only-in-2.txt")
+    );
+    assert!(!env.join("conda-meta/ftforge-transaction").exists());
+}
+
+#[test]
+fn a_killed_install_is_recovered_by_the_next_one() {
     let channel = interpreter_channel();
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("env");
@@ -318,7 +668,7 @@ fn an_interrupted_install_is_rolled_back_by_the_next_one() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let journal = prefix.join("conda-meta/ftforge-transaction.journal");
+    let journal = prefix.join("conda-meta/ftforge-transaction/journal.json");
     let started = std::time::Instant::now();
     while !journal.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
         if let Some(status) = child.try_wait().unwrap() {
@@ -337,8 +687,8 @@ fn an_interrupted_install_is_rolled_back_by_the_next_one() {
         "the install finished before it could be interrupted"
     );
     assert!(journal.exists(), "the killed install left its journal");
-    // Whatever was left: the next install recovers and completes.
-    let out = install(
+    // Whatever was left: the next install recovers it, then installs.
+    let outcome = install_json(
         &prefix,
         &[
             "-c",
@@ -346,17 +696,17 @@ fn an_interrupted_install_is_rolled_back_by_the_next_one() {
             "python-freethreading 3.14.*",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!journal.exists());
+    assert!(
+        ["rolled-back", "discarded", "completed"]
+            .contains(&outcome["recovered"].as_str().unwrap_or("none")),
+        "{outcome}"
+    );
+    assert!(!prefix.join("conda-meta/ftforge-transaction").exists());
     assert_eq!(python_gil_after_import(&prefix, "json"), "False");
     // Every file belongs to a package record.
     let mut owned = std::collections::HashSet::new();
-    for record in std::fs::read_dir(prefix.join("conda-meta"))
-        .unwrap()
-        .flatten()
-    {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(record.path()).unwrap()).unwrap_or_default();
+    for (_, bytes) in records(&prefix) {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         for f in v["files"].as_array().into_iter().flatten() {
             owned.insert(f.as_str().unwrap().to_string());
         }

@@ -43,9 +43,12 @@ pub enum TestingError {
         #[source]
         source: std::io::Error,
     },
-    /// rattler's installer failed (`transaction::link` reports it as text).
-    #[error("cannot link the environment into {}: {message}", prefix.display())]
-    Link { prefix: PathBuf, message: String },
+    #[error("cannot link the environment into {}", prefix.display())]
+    Link {
+        prefix: PathBuf,
+        #[source]
+        source: ftforge_channels::transaction::TransactionError,
+    },
     #[error("{} did not report its facts: {source}", python.display())]
     FactsNotRun {
         python: PathBuf,
@@ -239,9 +242,9 @@ pub async fn install(
     }
     ftforge_channels::transaction::link(prefix, records, package_cache)
         .await
-        .map_err(|message| TestingError::Link {
+        .map_err(|source| TestingError::Link {
             prefix: prefix.to_path_buf(),
-            message,
+            source,
         })
 }
 

@@ -138,10 +138,23 @@ pub fn make_package(
     subdir: &str,
     entries: &[(&str, &str)],
 ) -> PathBuf {
+    make_package_depending(dir, name, version, build, subdir, &[], entries)
+}
+
+/// [`make_package`] with run dependencies (`depends` of `index.json`).
+pub fn make_package_depending(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    build: &str,
+    subdir: &str,
+    depends: &[&str],
+    entries: &[(&str, &str)],
+) -> PathBuf {
     use std::io::Write;
     let index = serde_json::json!({
         "name": name, "version": version, "build": build, "build_number": 0,
-        "subdir": subdir, "depends": [], "noarch": if subdir == "noarch" { Some("generic") } else { None },
+        "subdir": subdir, "depends": depends, "noarch": if subdir == "noarch" { Some("generic") } else { None },
     });
     let paths: Vec<serde_json::Value> = entries
         .iter()
