@@ -2,6 +2,7 @@
 //! renders their results and errors for people (or as JSON for tools).
 
 mod matrix_view;
+mod recipe_cmd;
 mod reporter;
 
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ enum Command {
         after_help = "Examples:\n  ftforge probe --prefix ./ft --prefix ./gil     side by side\n  ftforge probe --prefix ./ft --json --race-seconds 60"
     )]
     Probe(ProbeArgs),
+    /// Generate recipes from a project's sdist on the package index
+    #[command(subcommand)]
+    Recipe(recipe_cmd::RecipeCommand),
 }
 
 #[derive(Args)]
@@ -298,6 +302,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Install(args) => install(args).await,
         Command::Matrix(args) => matrix(args).await,
         Command::Probe(args) => probe(args).await,
+        Command::Recipe(command) => recipe_cmd::run(command).await,
         Command::Serve(args) => {
             let root = args.dir.canonicalize().into_diagnostic()?;
             let (listener, addr) =
