@@ -546,7 +546,7 @@ impl GeneratedRecipe {
         if let Err(source) = checked {
             let _ = std::fs::remove_file(&staged);
             return Err(GenerateError::Render {
-                source: Box::new(source),
+                source,
                 yaml: self.yaml.clone(),
             });
         }
@@ -560,10 +560,10 @@ impl GeneratedRecipe {
 }
 
 /// Loads a recipe file and renders it for each of its variants.
-fn check_renders(path: &Path) -> Result<(), RecipeError> {
-    let recipe = crate::recipe::Recipe::load(path)?;
+fn check_renders(path: &Path) -> Result<(), Box<RecipeError>> {
+    let recipe = crate::recipe::Recipe::load(path).map_err(Box::new)?;
     for variant in recipe.variant_combinations() {
-        recipe.render(&variant)?;
+        recipe.render(&variant).map_err(Box::new)?;
     }
     Ok(())
 }

@@ -118,7 +118,7 @@ pub(super) fn recipe_yaml(r: &GeneratedRecipe) -> String {
     }
     let imports_from = match r.imports_source {
         ImportsSource::TopLevelTxt => "the egg-info's top_level.txt",
-        ImportsSource::Folders => "the package folders of the sdist",
+        ImportsSource::Folders => "the sdist's package folders and build files",
         ImportsSource::None => "nothing (none found)",
     };
     let _ = writeln!(out, "# Import test from {imports_from}.");
@@ -131,7 +131,7 @@ pub(super) fn recipe_yaml(r: &GeneratedRecipe) -> String {
     for note in &r.notes {
         let _ = writeln!(out, "# Note: {}", comment(note));
     }
-    out.push_str("schema_version: 1\n\n");
+    out.push_str("\nschema_version: 1\n\n");
     let _ = writeln!(
         out,
         "context:\n  name: {}\n  version: \"{}\"\n",
