@@ -119,7 +119,8 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The recipes of every case, generated once per test binary into a kept folder:
+/// The recipes of every case, generated once per test binary into
+/// `target/recipe-new-tests/`:
 /// (folder, `recipe new --json` output by name).
 fn generated() -> (PathBuf, BTreeMap<String, serde_json::Value>) {
     static DONE: Mutex<Option<(PathBuf, BTreeMap<String, serde_json::Value>)>> = Mutex::new(None);
@@ -127,7 +128,9 @@ fn generated() -> (PathBuf, BTreeMap<String, serde_json::Value>) {
     if let Some(found) = done.as_ref() {
         return found.clone();
     }
-    let dir = tempfile::tempdir().unwrap().keep().join("recipes");
+    // Kept after the run for inspection; replaced by the next run.
+    let dir = repo_root().join("target").join("recipe-new-tests");
+    let _ = std::fs::remove_dir_all(&dir);
     let mut out = BTreeMap::new();
     for case in CASES {
         let run = run(ftforge()
