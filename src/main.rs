@@ -12,7 +12,7 @@ mod style;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{build, index, install, matrix, plan, probe, publish, serve, source};
+use commands::{build, index, install, matrix, plan, probe, publish, recipe, serve, source};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,9 @@ enum Command {
     Matrix(matrix::MatrixArgs),
     /// Measure an interpreter: thread scaling, latency under load, the getenv race, subinterpreters
     Probe(probe::ProbeArgs),
+    /// Generate recipes from a project's sdist on the package index
+    #[command(subcommand)]
+    Recipe(recipe::RecipeCommand),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ async fn run(command: Command) -> miette::Result<ExitCode> {
         Command::Probe(args) => probe::exec(args).await,
         Command::Serve(args) => serve::exec(args).await,
         Command::Index(args) => index::exec(args),
+        Command::Recipe(command) => recipe::exec(command).await,
     }
 }
 
@@ -112,6 +116,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Matrix(_) => "matrix",
             Command::Probe(_) => "probe",
+            Command::Recipe(_) => "recipe",
         }
     }
 }

@@ -3,11 +3,13 @@
 pub mod build;
 pub mod depends;
 pub mod env;
+pub mod generate;
 pub mod job;
 pub mod mirrors;
 pub mod package;
 pub mod plan;
 pub mod progress;
+pub mod pypi;
 pub mod recipe;
 pub mod script;
 pub mod session;

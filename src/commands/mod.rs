@@ -9,6 +9,7 @@ pub mod matrix;
 pub mod plan;
 pub mod probe;
 pub mod publish;
+pub mod recipe;
 pub mod serve;
 pub mod source;
 
