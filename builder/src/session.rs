@@ -358,13 +358,9 @@ pub async fn build_all(
                         .or_insert_with(|| report.clone());
                 }
                 // The verdicts stand in the channel (written by this build or an earlier identical one).
-                let abi = job
-                    .abi
-                    .map(|a| a.tag())
-                    .unwrap_or_else(|| crate::build::NO_ABI.into());
                 if let Ok(data) = settings.channel.read_compat() {
                     for o in &report.outputs {
-                        if let Some(r) = data.get(&o.name, &o.version, &abi) {
+                        if let Some(r) = data.get(&o.name, &o.version, job.abi.as_ref()) {
                             outcome.verdicts.push(r.clone());
                         }
                     }

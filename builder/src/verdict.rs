@@ -86,7 +86,7 @@ pub enum SubinterpreterProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The interpreter the package was judged on (`cp314t` in JSON).
-    #[serde(with = "abi_tag")]
+    #[serde(with = "ftforge_channels::abi_tag")]
     pub abi: PythonAbi,
     /// The compiled extension modules among the package's files.
     pub modules: Vec<ExtensionModule>,
@@ -121,20 +121,6 @@ impl Evidence {
         self.stress
             .as_ref()
             .is_some_and(|s| s.snippet_source == StressSource::Recipe)
-    }
-}
-
-/// An ABI as its tag (`cp314t`) in JSON.
-mod abi_tag {
-    use ftforge_interpreter::PythonAbi;
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(abi: &PythonAbi, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(abi)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PythonAbi, D::Error> {
-        String::deserialize(d)?.parse().map_err(D::Error::custom)
     }
 }
 

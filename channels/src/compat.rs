@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use ftforge_interpreter::PythonAbi;
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{write_atomically, Channel, ChannelError};
@@ -154,9 +155,13 @@ impl FromStr for Verdict {
 pub struct CompatRecord {
     pub package: String,
     pub version: String,
-    /// Interpreter ABI tag of the variant (`cp314t`), or `noarch`.
-    pub abi: String,
+    /// The interpreter ABI of the variant (`"cp314t"` in JSON), or `None` (`"any"`) for
+    /// a package built without an interpreter variant.
+    #[serde(with = "crate::abi_tag::column")]
+    pub abi: Option<PythonAbi>,
+    /// `3.14`: the ABI's version, kept in the JSON for readers of the file.
     pub python: String,
+    /// The ABI is free-threaded, kept in the JSON for readers of the file.
     pub freethreading: bool,
     pub verdict: Verdict,
     /// The published file, when the build produced one.
@@ -173,18 +178,24 @@ pub struct CompatRecord {
 
 impl CompatRecord {
     pub fn key(&self) -> String {
-        compat_key(&self.package, &self.version, &self.abi)
+        compat_key(&self.package, &self.version, self.abi.as_ref())
+    }
+
+    /// The ABI column: the tag, or `any`.
+    pub fn abi_column(&self) -> String {
+        crate::abi_tag::column_text(self.abi.as_ref())
     }
 
     /// A record of version 1.0 with an empty evidence, for tests of what reads verdicts.
     #[cfg(test)]
     pub(crate) fn sample(package: &str, abi: &str, verdict: Verdict) -> Self {
+        let abi: PythonAbi = abi.parse().expect("an ABI tag");
         CompatRecord {
             package: package.into(),
             version: "1.0".into(),
-            abi: abi.into(),
-            python: "3.14".into(),
-            freethreading: abi.ends_with('t'),
+            abi: Some(abi),
+            python: abi.py_ver(),
+            freethreading: abi.freethreading,
             verdict,
             filename: None,
             subdir: None,
@@ -195,10 +206,15 @@ impl CompatRecord {
     }
 }
 
-/// How `compat.json` keys a verdict: `package/version/abi`.
-pub fn compat_key(package: &str, version: &str, abi: &str) -> String {
-    format!("{package}/{version}/{abi}")
+/// How `compat.json` keys a verdict: `package/version/abi` (`abi` is `any` for a
+/// package built without an interpreter variant).
+pub fn compat_key(package: &str, version: &str, abi: Option<&PythonAbi>) -> String {
+    format!("{package}/{version}/{}", crate::abi_tag::column_text(abi))
 }
+
+/// The `schema_version` this code writes. Version 1 files (whose probe results carry
+/// Rust's `Ok`/`Err` wrappers and whose evidence names tests by text) are read too.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The `compat.json` document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -213,7 +229,12 @@ pub struct CompatData {
 
 impl CompatData {
     /// The verdict of `package` `version` on `abi`, if one was recorded.
-    pub fn get(&self, package: &str, version: &str, abi: &str) -> Option<&CompatRecord> {
+    pub fn get(
+        &self,
+        package: &str,
+        version: &str,
+        abi: Option<&PythonAbi>,
+    ) -> Option<&CompatRecord> {
         self.records.get(&compat_key(package, version, abi))
     }
 }
@@ -229,7 +250,7 @@ impl Channel {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|source| ChannelError::BadRepodata { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CompatData {
-                schema_version: 1,
+                schema_version: SCHEMA_VERSION,
                 ..Default::default()
             }),
             Err(e) => Err(ChannelError::Io {
@@ -268,7 +289,7 @@ impl Channel {
         })?;
         let _lock = self.lock_dir(&self.root)?;
         let mut data = self.read_compat()?;
-        data.schema_version = 1;
+        data.schema_version = SCHEMA_VERSION;
         change(&mut data);
         let json =
             serde_json::to_vec_pretty(&data).map_err(|source| ChannelError::BadRepodata {
@@ -313,6 +334,38 @@ mod tests {
                 v.severity().as_str()
             );
         }
+    }
+
+    #[test]
+    fn version_1_files_are_read_and_rewritten_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let channel = Channel::new(dir.path());
+        let v1 = serde_json::json!({
+            "schema_version": 1,
+            "records": {
+                "tool/1.0/any": {"package": "tool", "version": "1.0", "abi": "any", "python": "",
+                    "freethreading": false, "verdict": "ok", "reason": "", "evidence": {}, "recorded_at": ""},
+                "ext/2.0/cp314t": {"package": "ext", "version": "2.0", "abi": "cp314t", "python": "3.14",
+                    "freethreading": true, "verdict": "gil-free", "reason": "", "evidence": {"abi": "cp314t"},
+                    "recorded_at": ""}
+            },
+            "interpreters": {"cp314t": {"probe": {"scaling": {"Ok": {"ratio": 1.9}}}}}
+        });
+        std::fs::write(channel.compat_path(), v1.to_string()).unwrap();
+        let data = channel.read_compat().unwrap();
+        assert_eq!(data.schema_version, 1);
+        let ft = PythonAbi::new(3, 14, true);
+        assert_eq!(data.get("ext", "2.0", Some(&ft)).unwrap().verdict, Verdict::GilFree);
+        assert_eq!(data.get("tool", "1.0", None).unwrap().abi, None);
+        channel
+            .record_compat(vec![CompatRecord::sample("new", "cp313", Verdict::Ok)])
+            .unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(channel.compat_path()).unwrap()).unwrap();
+        assert_eq!(written["schema_version"], SCHEMA_VERSION);
+        assert_eq!(written["records"]["tool/1.0/any"]["abi"], "any");
+        assert_eq!(written["records"]["new/1.0/cp313"]["abi"], "cp313");
+        assert_eq!(written["records"].as_object().unwrap().len(), 3);
     }
 
     #[test]

@@ -95,24 +95,10 @@ pub enum InstallError {
 pub struct Blocked {
     pub package: String,
     pub version: String,
-    #[serde(serialize_with = "abi_tag")]
+    #[serde(serialize_with = "crate::abi_tag::serialize")]
     pub abi: PythonAbi,
     pub verdict: Verdict,
     pub reason: String,
-}
-
-fn abi_tag<S: serde::Serializer>(abi: &PythonAbi, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&abi.tag())
-}
-
-fn optional_abi_tag<S: serde::Serializer>(
-    abi: &Option<PythonAbi>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match abi {
-        Some(abi) => s.serialize_some(&abi.tag()),
-        None => s.serialize_none(),
-    }
 }
 
 fn gil_message(blocked: &[Blocked]) -> String {
@@ -148,7 +134,7 @@ pub struct InstallOutcome {
     /// What changes in the prefix, by package name.
     pub changes: Vec<PackageChange>,
     /// The interpreter ABI of the environment after the install (`cp314t`).
-    #[serde(serialize_with = "optional_abi_tag")]
+    #[serde(serialize_with = "crate::abi_tag::optional::serialize")]
     pub abi: Option<PythonAbi>,
     pub free_threaded: bool,
     /// Packages installed although their verdict re-enables the GIL (policy `warn`).
@@ -269,7 +255,7 @@ impl Available {
         data.get(
             record.package_record.name.as_normalized(),
             &record.package_record.version.as_str(),
-            &abi.tag(),
+            Some(&abi),
         )
         .map(|r| (r, abi))
     }
@@ -277,7 +263,7 @@ impl Available {
 
 /// The interpreter ABI a record is built for, if it is tied to one.
 fn abi_of(record: &RepoDataRecord) -> Option<PythonAbi> {
-    record_abi(&record.package_record)?.parse().ok()
+    record_abi(&record.package_record)
 }
 
 /// The ABI of the interpreter among `records`.

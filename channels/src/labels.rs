@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use ftforge_interpreter::PythonAbi;
 use rattler_conda_types::{PackageRecord, RepoData};
 
 use crate::compat::{CompatData, Verdict};
@@ -14,23 +15,17 @@ use crate::layout::{empty_repodata, io_err, Channel, ChannelError};
 /// The labels ftforge maintains.
 pub const LABELS: [&str; 2] = ["freethreading", "gil"];
 
-/// The interpreter ABI tag a record is built for, from its build string or its
-/// `python_abi` dependency (`cp314t`); `None` for packages not tied to one ABI.
-pub fn record_abi(record: &PackageRecord) -> Option<String> {
+/// The interpreter ABI a record is built for, from its build string or its
+/// `python_abi` dependency (`… *_cp314t`); `None` for packages not tied to one ABI.
+pub fn record_abi(record: &PackageRecord) -> Option<PythonAbi> {
     let name = record.name.as_normalized();
     if name == "python" || name == "python_abi" {
-        return record
-            .build
-            .as_str()
-            .rsplit('_')
-            .next()
-            .filter(|t| t.starts_with("cp"))
-            .map(String::from);
+        return record.build.as_str().rsplit('_').next()?.parse().ok();
     }
     record.depends.iter().find_map(|d| {
         let mut words = d.split_whitespace();
         (words.next() == Some("python_abi"))
-            .then(|| words.last()?.rsplit('_').next().map(String::from))?
+            .then(|| words.last()?.rsplit('_').next()?.parse().ok())?
     })
 }
 
@@ -50,14 +45,14 @@ pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool
         // Packages not tied to Python (libraries, data, noarch: generic) serve both.
         return true;
     };
-    if abi.ends_with('t') != freethreading {
+    if abi.freethreading != freethreading {
         return false;
     }
     if name == "python" || name == "python_abi" {
         return true;
     }
     match compat
-        .get(name, &record.version.as_str(), &abi)
+        .get(name, &record.version.as_str(), Some(&abi))
         .map(|r| r.verdict)
     {
         Some(v) if freethreading => v.is_gil_free(),
@@ -202,7 +197,7 @@ mod tests {
             "py314th1_0",
             &["python_abi 3.14.* *_cp314t", "python >=3.14,<3.15.0a0"],
         );
-        assert_eq!(record_abi(&ext).as_deref(), Some("cp314t"));
+        assert_eq!(record_abi(&ext), Some(PythonAbi::new(3, 14, true)));
         assert!(belongs("freethreading", &ext, &compat(Verdict::Verified)));
         assert!(!belongs(
             "freethreading",

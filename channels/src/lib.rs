@@ -1,6 +1,7 @@
 //! Conda channels on disk: layout (`<channel>/<subdir>/repodata.json`), publishing
 //! packages into them incrementally and atomically, and rebuilding an index.
 
+pub mod abi_tag;
 pub mod archive;
 pub mod compat;
 pub mod fetch;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use ftforge_interpreter::PythonAbi;
 use serde::{Deserialize, Serialize};
 
 use crate::compat::{CompatData, Severity, Verdict};
@@ -81,17 +82,16 @@ pub fn meaning(v: Verdict) -> &'static str {
     }
 }
 
-/// Sort key of an ABI tag: newest minor first, free-threaded before GIL.
-fn variant_order(tag: &str) -> (i64, bool) {
-    let digits: String = tag
-        .trim_start_matches("cp")
-        .trim_end_matches('t')
-        .to_string();
-    let minor = digits
-        .get(1..)
-        .and_then(|m| m.parse::<i64>().ok())
-        .unwrap_or(0);
-    (-minor, !tag.ends_with('t'))
+/// Column order: newest interpreter first, free-threaded before GIL, `any` last.
+fn variant_order(abi: &Option<PythonAbi>) -> (bool, std::cmp::Reverse<(u32, u32)>, bool) {
+    match abi {
+        Some(abi) => (
+            false,
+            std::cmp::Reverse((abi.major, abi.minor)),
+            !abi.freethreading,
+        ),
+        None => (true, std::cmp::Reverse((0, 0)), true),
+    }
 }
 
 /// Does a `--filter` entry (`name` or `name==version` / `name version`) select a row?
@@ -110,10 +110,15 @@ fn selected(filter: &[String], name: &str, version: &str) -> bool {
 impl Matrix {
     pub fn build(compat: &CompatData, channel: &str, filter: &[String]) -> Matrix {
         let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
-        let mut variants: Vec<String> = compat.interpreters.keys().cloned().collect();
+        let mut abis: Vec<Option<PythonAbi>> = compat
+            .interpreters
+            .keys()
+            .filter_map(|tag| tag.parse().ok())
+            .map(Some)
+            .collect();
         for record in compat.records.values() {
-            if !variants.contains(&record.abi) {
-                variants.push(record.abi.clone());
+            if !abis.contains(&record.abi) {
+                abis.push(record.abi);
             }
             if !selected(filter, &record.package, &record.version) {
                 continue;
@@ -126,7 +131,7 @@ impl Matrix {
                     cells: BTreeMap::new(),
                 });
             row.cells.insert(
-                record.abi.clone(),
+                record.abi_column(),
                 Cell {
                     verdict: record.verdict,
                     reason: record.reason.clone(),
@@ -146,9 +151,17 @@ impl Matrix {
                 },
             );
         }
-        variants.sort_by_key(|v| variant_order(v));
+        abis.sort_by_key(variant_order);
+        let headline = abis
+            .iter()
+            .flatten()
+            .find(|a| a.freethreading)
+            .map(PythonAbi::tag);
+        let variants: Vec<String> = abis
+            .iter()
+            .map(|a| crate::abi_tag::column_text(a.as_ref()))
+            .collect();
         let packages: Vec<Row> = rows.into_values().collect();
-        let headline = variants.iter().find(|v| v.ends_with('t')).cloned();
         let mut summary = Summary {
             packages: packages.len(),
             headline_variant: headline.clone(),

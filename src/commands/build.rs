@@ -162,7 +162,15 @@ pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
         .verdicts
         .iter()
         .filter(|r| args.fail_on.contains(&r.verdict))
-        .map(|r| format!("{} {} {}: {}", r.package, r.version, r.abi, r.verdict))
+        .map(|r| {
+            format!(
+                "{} {} {}: {}",
+                r.package,
+                r.version,
+                r.abi_column(),
+                r.verdict
+            )
+        })
         .collect();
     if !hits.is_empty() {
         eprintln!("--fail-on matched:\n  {}", hits.join("\n  "));
@@ -182,7 +190,7 @@ fn print_verdicts(verdicts: &[CompatRecord], json: bool) {
             "  {:<18} {:<12} {:<7} {:<14} {}",
             r.package,
             r.version,
-            r.abi,
+            r.abi_column(),
             crate::style::verdict(r.verdict),
             r.reason
         ));

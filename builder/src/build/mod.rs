@@ -18,7 +18,7 @@ use rattler_conda_types::RepoDataRecord;
 pub use key::{
     build_key, cached_failure, remember_failure, reusable_report, JUDGING_DIGEST, PACKAGING_DIGEST,
 };
-pub use records::{blocked_record, compat_record, failure_record, skipped_record, NO_ABI};
+pub use records::{blocked_record, compat_record, failure_record, skipped_record};
 pub use scripts::PLACEHOLDER_LEN;
 
 use crate::env;

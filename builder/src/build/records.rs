@@ -9,9 +9,6 @@ use super::BuildError;
 use crate::job::Job;
 use crate::recipe::RenderedOutput;
 
-/// The ABI column of packages built without an interpreter variant.
-pub const NO_ABI: &str = "any";
-
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -27,7 +24,7 @@ pub fn compat_record(
     CompatRecord {
         package: output.name.clone(),
         version: output.version.clone(),
-        abi: abi.map(|a| a.tag()).unwrap_or_else(|| NO_ABI.into()),
+        abi: abi.copied(),
         python: abi.map(|a| a.py_ver()).unwrap_or_default(),
         freethreading: abi.is_some_and(|a| a.freethreading),
         verdict,
@@ -57,7 +54,7 @@ pub fn failure_record(job: &Job, error: &BuildError, seconds: f64) -> Option<Com
         .map(|(l, t)| (Some(l.display().to_string()), t.to_string()))
         .unwrap_or((None, String::new()));
     let evidence = serde_json::json!({
-        "abi": job.abi.map(|a| a.tag()).unwrap_or_else(|| NO_ABI.into()),
+        "abi": ftforge_channels::abi_tag::column_text(job.abi.as_ref()),
         "error": error.to_string(),
         "chain": std::iter::successors(std::error::Error::source(error), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>(),
         "log": log,
