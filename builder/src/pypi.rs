@@ -9,6 +9,8 @@ use pep440_rs::Version;
 use pep508_rs::{Requirement, VersionOrUrl};
 use serde::Deserialize;
 
+use crate::source::root_cause;
+
 /// The media type of PEP 691's JSON project pages.
 const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 
@@ -293,17 +295,6 @@ pub async fn resolve(
 ) -> Result<SdistRelease, IndexError> {
     let page = fetch_project(client, index, requirement.name.as_ref()).await?;
     page.select(requirement, pre, index)
-}
-
-/// An error with its chain of causes, on one line.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        message = format!("{message}: {s}");
-        source = s.source();
-    }
-    message
 }
 
 /// Sdist archive kinds, best first.

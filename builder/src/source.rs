@@ -277,61 +277,23 @@ async fn index_file_url(
     project: &str,
     filename: &str,
 ) -> Result<String, SourceError> {
-    let page = format!(
-        "{}/{}/",
-        index.trim_end_matches('/'),
-        normalize_project(project)
-    );
+    let page_url = crate::pypi::project_page_url(index, project);
     let fail = |message: String| SourceError::Io {
         action: "look up",
-        path: PathBuf::from(&page),
+        path: PathBuf::from(&page_url),
         source: std::io::Error::other(message),
     };
-    let response = client
-        .get(&page)
-        .header("Accept", "application/vnd.pypi.simple.v1+json")
-        .send()
+    let page = crate::pypi::fetch_project(client, index, project)
         .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| fail(root_cause(&e)))?;
-    let base = response.url().clone();
-    let body: serde_json::Value = response.json().await.map_err(|e| fail(root_cause(&e)))?;
-    let files = body["files"]
-        .as_array()
-        .ok_or_else(|| fail("the index answered without a `files` list".into()))?;
-    let file = files
-        .iter()
-        .find(|f| {
-            f["filename"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(filename))
-        })
+        .map_err(|e| fail(e.to_string()))?;
+    let file = page
+        .file(filename)
         .ok_or_else(|| fail(format!("the project has no file named {filename}")))?;
-    let url = file["url"]
-        .as_str()
-        .ok_or_else(|| fail("a file entry without `url`".into()))?;
-    base.join(url)
-        .map(|u| u.to_string())
-        .map_err(|e| fail(e.to_string()))
+    page.file_url(file).map_err(|e| fail(e.to_string()))
 }
 
-/// PEP 503 name normalization.
-fn normalize_project(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        let c = if matches!(c, '-' | '_' | '.') {
-            '-'
-        } else {
-            c.to_ascii_lowercase()
-        };
-        if !(c == '-' && out.ends_with('-')) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+/// An error with its chain of causes, on one line.
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -355,7 +355,10 @@ mod tests {
         let data = channel.read_compat().unwrap();
         assert_eq!(data.schema_version, 1);
         let ft = PythonAbi::new(3, 14, true);
-        assert_eq!(data.get("ext", "2.0", Some(&ft)).unwrap().verdict, Verdict::GilFree);
+        assert_eq!(
+            data.get("ext", "2.0", Some(&ft)).unwrap().verdict,
+            Verdict::GilFree
+        );
         assert_eq!(data.get("tool", "1.0", None).unwrap().abi, None);
         channel
             .record_compat(vec![CompatRecord::sample("new", "cp313", Verdict::Ok)])

@@ -130,15 +130,25 @@ impl Channel {
             source: e,
         })?;
         let path = dir.join(".ftforge.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err("open", &path))?;
-        file.lock().map_err(io_err("lock", &path))?;
-        Ok(file)
+        lock_file(&path).map_err(|(action, source)| ChannelError::Io {
+            action,
+            path,
+            source,
+        })
     }
+}
+
+/// Opens (creating) `path` and holds an exclusive advisory lock on it until the file
+/// is dropped; the error says which step failed.
+pub fn lock_file(path: &Path) -> Result<File, (&'static str, std::io::Error)> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| ("open", e))?;
+    file.lock().map_err(|e| ("lock", e))?;
+    Ok(file)
 }
 
 /// A repodata with no packages for `subdir`.

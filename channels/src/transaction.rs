@@ -123,13 +123,8 @@ fn lock(prefix: &Path) -> Result<PrefixLock, TransactionError> {
     let meta = prefix.join("conda-meta");
     std::fs::create_dir_all(&meta).map_err(io_err("create", &meta))?;
     let path = prefix.join(LOCK_FILE);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io_err("open", &path))?;
-    file.lock().map_err(io_err("lock", &path))?;
+    let file = crate::layout::lock_file(&path)
+        .map_err(|(action, source)| io_err(action, &path)(source))?;
     Ok(PrefixLock(file))
 }
 
