@@ -166,7 +166,14 @@ impl VariantConfig {
                 continue;
             }
             if key_name == "pin_run_as_build" {
-                continue;
+                return Err(file
+                    .error(
+                        Some(key.span()),
+                        "`pin_run_as_build` is not evaluated by ftforge",
+                    )
+                    .with_help(
+                        "it is conda-build's; pin run requirements with `pin_compatible` or a package's `run_exports` (docs/recipes.md)",
+                    ));
             }
             let Some(seq) = value.as_sequence() else {
                 return Err(file
@@ -385,6 +392,20 @@ mod tests {
         assert!(!vs[1].is_true("is_freethreading"));
         let with_other = c.combinations(&[used, vec!["other".to_string()]].concat());
         assert_eq!(with_other.len(), 4);
+    }
+
+    #[test]
+    fn conda_build_pin_run_as_build_is_refused_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("variants.yaml");
+        std::fs::write(
+            &path,
+            "python: [\"3.14\"]\npin_run_as_build:\n  zlib: {max_pin: x}\n",
+        )
+        .unwrap();
+        let err = VariantConfig::load(&path).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 1), "{err}");
+        assert!(err.message.contains("pin_run_as_build"), "{err}");
     }
 
     #[test]

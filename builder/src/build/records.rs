@@ -36,6 +36,22 @@ pub fn compat_record(
     }
 }
 
+/// The evidence of a build that failed: the error, its causes and the failing
+/// command's log (docs/compat.md).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FailureEvidence {
+    #[serde(with = "ftforge_channels::abi_tag::column")]
+    pub abi: Option<PythonAbi>,
+    pub error: String,
+    /// The error's causes, outermost first.
+    pub chain: Vec<String>,
+    /// The failing command's full log, when a command failed.
+    pub log: Option<std::path::PathBuf>,
+    /// Its last lines.
+    pub log_tail: String,
+    pub seconds: f64,
+}
+
 /// The verdict of a build that failed for reasons of the package itself (it did not
 /// build, its sources are gone, its tests failed), with the failing step's evidence.
 /// `None` for interpreter recipes and tool errors.
@@ -49,18 +65,21 @@ pub fn failure_record(job: &Job, error: &BuildError, seconds: f64) -> Option<Com
         return None;
     }
     let output = job.outputs().find(|o| !o.is_interpreter())?;
-    let (log, tail) = error
+    let (log, log_tail) = error
         .log_tail()
-        .map(|(l, t)| (Some(l.display().to_string()), t.to_string()))
+        .map(|(l, t)| (Some(l.to_path_buf()), t.to_string()))
         .unwrap_or((None, String::new()));
-    let evidence = serde_json::json!({
-        "abi": ftforge_channels::abi_tag::column_text(job.abi.as_ref()),
-        "error": error.to_string(),
-        "chain": std::iter::successors(std::error::Error::source(error), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>(),
-        "log": log,
-        "log_tail": tail,
-        "seconds": seconds,
-    });
+    let evidence = FailureEvidence {
+        abi: job.abi,
+        error: error.to_string(),
+        chain: std::iter::successors(std::error::Error::source(error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect(),
+        log,
+        log_tail,
+        seconds,
+    };
+    let evidence = serde_json::to_value(evidence).unwrap_or_default();
     let reason = match error {
         BuildError::Script { source, .. } => format!("{} failed ({})", source.what, source.status),
         other => other.to_string(),
