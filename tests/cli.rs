@@ -24,21 +24,23 @@ fn help(args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// Every subcommand that prints, as typed on the command line.
+const COMMANDS: &[&[&str]] = &[
+    &["build"],
+    &["plan"],
+    &["install"],
+    &["matrix"],
+    &["probe"],
+    &["publish"],
+    &["index"],
+    &["serve"],
+    &["source", "add"],
+    &["recipe", "new"],
+];
+
 #[test]
 fn help_of_every_command() {
-    let commands: &[&[&str]] = &[
-        &[],
-        &["build"],
-        &["plan"],
-        &["install"],
-        &["matrix"],
-        &["probe"],
-        &["publish"],
-        &["index"],
-        &["serve"],
-        &["source", "add"],
-    ];
-    for args in commands {
+    for args in std::iter::once(&[][..]).chain(COMMANDS.iter().copied()) {
         let name = if args.is_empty() {
             "help_ftforge".to_string()
         } else {
@@ -50,17 +52,7 @@ fn help_of_every_command() {
 
 #[test]
 fn every_printing_command_takes_json_and_quiet() {
-    for args in [
-        &["build"][..],
-        &["plan"],
-        &["install"],
-        &["matrix"],
-        &["probe"],
-        &["publish"],
-        &["index"],
-        &["serve"],
-        &["source", "add"],
-    ] {
+    for &args in COMMANDS {
         let text = help(args);
         assert!(
             text.contains("--json") && text.contains("-q, --quiet"),
