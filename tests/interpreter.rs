@@ -148,6 +148,12 @@ fn interpreters_build_relocate_and_run_with_the_right_gil_state() {
         "{}",
         text(&again.stderr)
     );
+    // Reused interpreters keep their stored probes: a no-op build measures nothing.
+    assert!(
+        !text(&again.stderr).contains("probing"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 fn check_installed_interpreter(abi: &PythonAbi, prefix: &Path) {

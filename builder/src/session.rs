@@ -412,7 +412,8 @@ async fn probe_interpreters(
     reporter: &dyn Reporter,
 ) {
     use ftforge_interpreter::probes::{probe, ProbeSettings};
-    for report in reports {
+    // Interpreters reused from an earlier session keep the probes stored then.
+    for report in reports.iter().filter(|r| !r.reused) {
         let Some(abi) = crate::job::variant_abi(&report.variant) else {
             continue;
         };
