@@ -53,7 +53,8 @@ fn installed_files(prefix: &Path, record: &RepoDataRecord) -> Result<Vec<String>
 }
 
 /// Installs `record` (a package file) with the job's interpreter, runs the recipe's
-/// tests and, for interpreters, the facts probe; judges extension packages.
+/// tests and, for interpreters, the facts probe; judges extension packages. `available`
+/// holds `record` and its siblings first, then the channel.
 pub(crate) async fn judge_output(
     ws: &Workspace<'_>,
     output: &RenderedOutput,
@@ -90,12 +91,9 @@ pub(crate) async fn judge_output(
         specs.push(format!("python {}.* *_{}", abi.py_ver(), abi.tag()));
     }
     specs.push(exact);
-    // The package under test comes first: it replaces the channel's copy of the same
-    // file name.
-    let candidates: Vec<RepoDataRecord> = std::iter::once(record.clone())
-        .chain(available.iter().cloned())
-        .collect();
-    let env_records = env::solve(&specs, &candidates)
+    // `available` lists the job's own packages first: they replace the channel's copies
+    // of the same file names.
+    let env_records = env::solve(&specs, available)
         .map_err(|source| BuildError::Env {
             job: job.name.clone(),
             what: format!("the test environment of {}", output.name),
