@@ -12,7 +12,7 @@ mod style;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{build, index, install, matrix, plan, probe, publish, recipe, serve, source};
+use commands::{build, check, index, install, matrix, plan, probe, publish, recipe, serve, source};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,8 @@ struct Cli {
 enum Command {
     /// Build recipes for every (selected) variant, test the packages, publish them
     Build(build::BuildArgs),
+    /// Can these PyPI requirements run free-threaded? Answers from evidence, building what the channel lacks
+    Check(check::CheckArgs),
     /// Manage the download cache (files are kept by sha256)
     #[command(subcommand)]
     Source(source::SourceCommand),
@@ -92,6 +94,7 @@ async fn run(command: Command) -> miette::Result<ExitCode> {
     tracing::debug!(command = command.name(), "running");
     match command {
         Command::Build(args) => build::exec(args).await,
+        Command::Check(args) => check::exec(args).await,
         Command::Plan(args) => plan::exec(args),
         Command::Source(command) => source::exec(command),
         Command::Publish(args) => publish::exec(args),
@@ -108,6 +111,7 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Build(_) => "build",
+            Command::Check(_) => "check",
             Command::Source(_) => "source",
             Command::Publish(_) => "publish",
             Command::Index(_) => "index",

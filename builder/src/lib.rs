@@ -1,6 +1,7 @@
 //! ftforge's build pipeline: recipes → variants → sources → build → package → tests.
 
 pub mod build;
+pub mod check;
 pub mod depends;
 pub mod env;
 pub mod generate;

@@ -244,6 +244,23 @@ impl ProjectPage {
         pre: bool,
         index: &str,
     ) -> Result<SdistRelease, IndexError> {
+        self.newest(requirement, pre, 1, index)?
+            .pop()
+            .ok_or_else(|| IndexError::NoSdists {
+                project: self.name.clone(),
+                index: index.to_string(),
+            })
+    }
+
+    /// The `count` newest releases `requirement` selects (see [`Self::select`]),
+    /// newest first; an error when there is none.
+    pub fn newest(
+        &self,
+        requirement: &Requirement,
+        pre: bool,
+        count: usize,
+        index: &str,
+    ) -> Result<Vec<SdistRelease>, IndexError> {
         let releases = self.sdist_releases();
         if releases.is_empty() {
             return Err(IndexError::NoSdists {
@@ -261,13 +278,16 @@ impl ProjectPage {
                 specifiers[0].operator(),
                 pep440_rs::Operator::Equal | pep440_rs::Operator::ExactEqual
             );
-        let chosen = releases
+        let chosen: Vec<SdistRelease> = releases
             .iter()
             .filter(|r| specifiers.contains(&r.version))
             .filter(|r| pre || !r.version.any_prerelease())
-            .find(|r| pinned || !r.yanked)
+            .filter(|r| pinned || !r.yanked)
+            .take(count)
             .cloned()
-            .ok_or_else(|| IndexError::NoMatch {
+            .collect();
+        if chosen.is_empty() {
+            return Err(IndexError::NoMatch {
                 project: self.name.clone(),
                 requirement: requirement.to_string(),
                 available: releases
@@ -276,13 +296,18 @@ impl ProjectPage {
                     .map(|r| r.version_text.clone())
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?;
-        if chosen.sha256.len() != 64 {
-            return Err(IndexError::NoHash {
-                filename: chosen.filename,
             });
         }
-        Ok(chosen)
+        // The newest must be verifiable; older ones without a hash are left out.
+        if chosen[0].sha256.len() != 64 {
+            return Err(IndexError::NoHash {
+                filename: chosen[0].filename.clone(),
+            });
+        }
+        Ok(chosen
+            .into_iter()
+            .filter(|r| r.sha256.len() == 64)
+            .collect())
     }
 }
 

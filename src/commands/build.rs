@@ -88,17 +88,37 @@ impl SelectionArgs {
         cpu_count: usize,
         force: bool,
     ) -> BuildSettings {
-        let cache_dir = default_cache_dir();
-        BuildSettings {
-            channel: Channel::new(&self.channel),
-            sources: SourceCache::new(cache_dir.join("sources")),
-            work_root: work_dir.unwrap_or_else(|| cache_dir.join("work")),
-            package_cache: cache_dir.join("pkgs"),
-            cpu_count,
-            client: http_client(),
-            force,
-        }
+        build_settings(&self.channel, work_dir, cpu_count, force)
     }
+}
+
+/// Where a build reads and writes: `channel`, and the cache directory for sources,
+/// work directories (unless `work_dir`) and packages.
+pub fn build_settings(
+    channel: &std::path::Path,
+    work_dir: Option<PathBuf>,
+    cpu_count: usize,
+    force: bool,
+) -> BuildSettings {
+    let cache_dir = default_cache_dir();
+    BuildSettings {
+        channel: Channel::new(channel),
+        sources: SourceCache::new(cache_dir.join("sources")),
+        work_root: work_dir.unwrap_or_else(|| cache_dir.join("work")),
+        package_cache: cache_dir.join("pkgs"),
+        cpu_count,
+        client: http_client(),
+        force,
+    }
+}
+
+/// Builds at once (`-j`, default: cores) and the cores each gets for its own make -j.
+pub fn parallelism(jobs: Option<usize>) -> (usize, usize) {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let parallel = jobs.unwrap_or(cores).max(1);
+    (parallel, (cores / parallel).max(1))
 }
 
 #[derive(Args)]
@@ -128,14 +148,11 @@ fn parse_verdict(s: &str) -> Result<Verdict, String> {
 pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
     let reporter = CliReporter::new(args.output.mode());
     let recipes = args.selection.recipes()?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let parallel = args.jobs.unwrap_or(cores).max(1);
     // Parallel builds share the cores: each gets cores / N for its own make -j.
-    let settings =
-        args.selection
-            .settings(args.work_dir.clone(), (cores / parallel).max(1), args.force);
+    let (parallel, cpu_count) = parallelism(args.jobs);
+    let settings = args
+        .selection
+        .settings(args.work_dir.clone(), cpu_count, args.force);
     let jobs = args.selection.jobs(&recipes)?;
     reporter.line(&format!(
         "building {} variant(s) into {}",

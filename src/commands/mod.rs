@@ -3,6 +3,7 @@
 //! takes.
 
 pub mod build;
+pub mod check;
 pub mod index;
 pub mod install;
 pub mod matrix;

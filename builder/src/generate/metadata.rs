@@ -78,7 +78,7 @@ impl TargetInterpreter {
 }
 
 /// For which of the target interpreters something holds.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "for", content = "python")]
 pub enum Applies {
     All,
@@ -131,6 +131,15 @@ impl Applies {
             Applies::Never
         } else {
             Applies::Some(yes)
+        }
+    }
+
+    /// Holds for the interpreter `minor` (`3.14`).
+    pub fn holds_for(&self, minor: &str) -> bool {
+        match self {
+            Applies::All => true,
+            Applies::Some(versions) => versions.iter().any(|v| v == minor),
+            Applies::Never => false,
         }
     }
 

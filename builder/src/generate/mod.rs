@@ -279,6 +279,23 @@ pub async fn generate(
     reporter: &dyn Reporter,
 ) -> Result<GeneratedRecipe, GenerateError> {
     let job = format!("{}-{}", release.project, release.version_text);
+    let sdist = fetch_sdist(client, cache, release, reporter).await?;
+    let recipe = GeneratedRecipe::from_sdist(&sdist, release, options)?;
+    for note in &recipe.notes {
+        reporter.note(&job, note);
+    }
+    Ok(recipe)
+}
+
+/// Downloads the release's sdist into the source cache (verified against the index's
+/// sha256) and reads what generation needs from it.
+pub async fn fetch_sdist(
+    client: &reqwest::Client,
+    cache: &SourceCache,
+    release: &SdistRelease,
+    reporter: &dyn Reporter,
+) -> Result<Sdist, GenerateError> {
+    let job = format!("{}-{}", release.project, release.version_text);
     let path = cache
         .fetch(
             std::slice::from_ref(&release.url),
@@ -288,12 +305,7 @@ pub async fn generate(
             reporter,
         )
         .await?;
-    let sdist = Sdist::read(&path, &release.filename)?;
-    let recipe = GeneratedRecipe::from_sdist(&sdist, release, options)?;
-    for note in &recipe.notes {
-        reporter.note(&job, note);
-    }
-    Ok(recipe)
+    Sdist::read(&path, &release.filename)
 }
 
 impl NameMap {
