@@ -27,6 +27,7 @@ fn help(args: &[&str]) -> String {
 /// Every subcommand that prints, as typed on the command line.
 const COMMANDS: &[&[&str]] = &[
     &["build"],
+    &["check"],
     &["plan"],
     &["install"],
     &["matrix"],

@@ -29,7 +29,7 @@ Exit status: 0 when every package keeps the GIL off (free-threaded) or builds an
 imports (GIL); 3 when some package does not; 1 when there is no answer for some.
 The --json document is described in docs/check.md.")]
 pub struct CheckArgs {
-    /// PEP 508 requirements: NAME, NAME==VERSION, \"NAME>=X,<Y\", with markers
+    /// PEP 508 requirements: NAME, NAME==VERSION, "NAME>=X,<Y", with markers
     requirements: Vec<String>,
     /// Read requirements from a pip requirements file (repeatable)
     #[arg(long = "requirement", short = 'r', value_name = "FILE")]

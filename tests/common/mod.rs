@@ -247,3 +247,13 @@ pub fn serve(dir: &Path) -> Served {
         url: line.trim().trim_end_matches('/').to_string(),
     }
 }
+
+/// A copy of the shared interpreter channel in `dir` (the interpreters and whatever
+/// other tests published), for a test that must see its own builds happen.
+pub fn interpreter_channel_copy(dir: &Path) -> PathBuf {
+    let source = interpreter_channel();
+    let copy = dir.join("channel");
+    let out = run(Command::new("cp").arg("-a").arg(&source).arg(&copy));
+    assert!(out.status.success(), "cp -a failed: {}", text(&out.stderr));
+    copy
+}

@@ -1,0 +1,158 @@
+//! `ftforge check` on real sdists ftforge has no recipe for, against the shared
+//! interpreters: a package that keeps the GIL off, a pure-Python one whose run
+//! dependency turns it back on (the answer names the dependency), exit codes, the
+//! `--json` document, a second check that builds nothing, a requirements file, an
+//! unresolvable requirement, and `--history` across pyyaml 6.0.2 → 6.0.3.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ftforge, interpreter_channel_copy, repo_root, run, text};
+use serde_json::Value;
+
+fn check(channel: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = run(ftforge()
+        .arg("check")
+        .args(args)
+        .arg("--channel")
+        .arg(channel)
+        .current_dir(repo_root()));
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+fn json(channel: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, stdout, stderr) = check(channel, &all);
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("check --json printed no JSON ({e}):\n{stdout}\n{stderr}"));
+    (code, value, stderr)
+}
+
+fn package<'a>(target: &'a Value, name: &str) -> &'a Value {
+    target["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in the answer: {target:#}"))
+}
+
+#[test]
+fn check_answers_for_a_stack_names_the_dependency_and_reuses_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = interpreter_channel_copy(tmp.path());
+
+    // A C extension that declares it keeps the GIL off.
+    let (code, stdout, stderr) = check(&channel, &["mmh3==5.3.1", "--python", "3.14t"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        "3.14t: the GIL stays off with mmh3 5.3.1",
+        "{stdout}\n{stderr}"
+    );
+
+    // A pure-Python package whose run requirement turns the GIL back on.
+    let (code, report, stderr) = json(
+        &channel,
+        &["jsonschema==4.17.3", "mmh3==5.3.1", "--python", "3.14t"],
+    );
+    assert_eq!(code, 3, "{report:#}\n{stderr}");
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["exit_code"], 3);
+    let target = &report["targets"][0];
+    assert_eq!(target["python"], "3.14t");
+    assert_eq!(target["abi"], "cp314t");
+    assert_eq!(target["outcome"], "gil-turns-on");
+    let answer = target["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with("3.14t: the GIL turns back on — pyrsistent 0.20.0 (pvectorc, required by jsonschema 4.17.3)"),
+        "{answer}"
+    );
+    assert_eq!(package(target, "jsonschema")["verdict"], "pure-python");
+    assert_eq!(package(target, "jsonschema")["how"], "built");
+    assert_eq!(package(target, "pyrsistent")["verdict"], "gil-reenabled");
+    assert_eq!(package(target, "pyrsistent")["gil_enabled_by"], "pvectorc");
+    assert_eq!(
+        package(target, "pyrsistent")["requested_by"][0],
+        "jsonschema 4.17.3"
+    );
+    assert_eq!(package(target, "attrs")["verdict"], "pure-python");
+    assert_eq!(package(target, "mmh3")["how"], "reused");
+    let built = report["built"].as_u64().unwrap();
+    assert!(built >= 3, "jsonschema, attrs and pyrsistent were built: {report:#}");
+
+    // Asked again (from a requirements file), nothing is built and the answer stands.
+    let reqs = tmp.path().join("requirements.txt");
+    std::fs::write(&reqs, "# my stack\njsonschema==4.17.3\nmmh3==5.3.1  # hashing\n").unwrap();
+    let (code, again, stderr) = json(&channel, &["-r", reqs.to_str().unwrap()]);
+    assert_eq!(code, 3, "{again:#}\n{stderr}");
+    assert_eq!(again["built"], 0, "{again:#}");
+    assert_eq!(again["reused"], 4, "{again:#}");
+    assert_eq!(again["targets"][0]["answer"], target["answer"]);
+    assert!(
+        again["requested"][1]["origin"]
+            .as_str()
+            .unwrap()
+            .ends_with("requirements.txt:3"),
+        "{again:#}"
+    );
+
+    // No answer: a project the index does not have.
+    let (code, stdout, _) = check(
+        &channel,
+        &["ftforge-no-such-project-for-tests", "--python", "3.14t"],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.starts_with("3.14t: no answer"), "{stdout}");
+    assert!(stdout.contains("not resolved:"), "{stdout}");
+
+    // Input errors name the file and line.
+    std::fs::write(&reqs, "mmh3\n--index-url http://127.0.0.1:9/simple\n").unwrap();
+    let (code, _, stderr) = check(&channel, &["-r", reqs.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("requirements.txt:2"), "{stderr}");
+    let (code, _, stderr) = check(&channel, &["mmh3", "--python", "3.14x"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("3.14x"), "{stderr}");
+}
+
+#[test]
+fn history_finds_the_release_since_which_the_gil_stays_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = interpreter_channel_copy(tmp.path());
+    // pyyaml 6.0.2 turns the GIL on on cp314t; 6.0.3 declared free-threading support.
+    let (code, report, stderr) = json(
+        &channel,
+        &["pyyaml<=6.0.3", "--history", "2", "--python", "3.14t"],
+    );
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let history = &report["history"][0];
+    assert_eq!(history["package"], "pyyaml");
+    let versions: Vec<(&str, &str)> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_str().unwrap(), v["verdict"].as_str().unwrap_or("none")))
+        .collect();
+    assert_eq!(
+        versions,
+        [("6.0.3", "gil-free"), ("6.0.2", "gil-reenabled")],
+        "{report:#}"
+    );
+    assert_eq!(history["gil_free_since"], "6.0.3");
+
+    // The answer for the old release points to the evidence for the newer one.
+    let (code, stdout, stderr) = check(&channel, &["pyyaml==6.0.2", "--python", "3.14t"]);
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        "3.14t: the GIL turns back on — pyyaml 6.0.2 (yaml._yaml); pyyaml 6.0.3 and later keep it off",
+        "{stdout}"
+    );
+}
