@@ -36,6 +36,7 @@ const COMMANDS: &[&[&str]] = &[
     &["serve"],
     &["source", "add"],
     &["recipe", "new"],
+    &["recipe", "update"],
 ];
 
 #[test]
