@@ -1,8 +1,10 @@
 //! Drawing the compatibility matrix: a coloured terminal table, Markdown for READMEs
 //! and issues, and one self-contained HTML page (sortable, filterable, every cell opens
-//! its evidence). The data and its JSON form come from `ftforge_channels::matrix`.
+//! its evidence). Each package's versions stand together, newest first, older ones
+//! de-emphasized, with the package's "GIL-free since" per free-threaded ABI on its
+//! first row. The data and its JSON form come from `ftforge_channels::matrix`.
 
-use ftforge_channels::matrix::Matrix;
+use ftforge_channels::matrix::{Matrix, Row};
 use ftforge_channels::Severity;
 use ftforge_interpreter::probes::ProbeReport;
 use serde::{Deserialize, Serialize};
@@ -93,17 +95,76 @@ fn mark(severity: Severity) -> &'static str {
     }
 }
 
+/// The free-threaded ABIs some package has a "GIL-free since" for, in column order.
+fn since_variants(m: &Matrix) -> Vec<&str> {
+    m.variants
+        .iter()
+        .filter(|v| m.history.iter().any(|h| h.gil_free_since.contains_key(*v)))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The "GIL-free since" text of the package of `row` (`6.0.3`, `none`; with several
+/// free-threaded ABIs `cp314t 6.0.3 · cp313t none`; `·` when none was built).
+fn since_text(m: &Matrix, row: &Row, variants: &[&str]) -> String {
+    let Some(history) = m.history_of(&row.name) else {
+        return "·".into();
+    };
+    let value = |v: &str| {
+        history
+            .gil_free_since
+            .get(v)
+            .map(|since| since.clone().unwrap_or_else(|| "none".into()))
+    };
+    match variants {
+        [only] => value(only).unwrap_or_else(|| "·".into()),
+        _ => {
+            let parts: Vec<String> = variants
+                .iter()
+                .filter_map(|v| value(v).map(|since| format!("{v} {since}")))
+                .collect();
+            if parts.is_empty() {
+                "·".into()
+            } else {
+                parts.join(" · ")
+            }
+        }
+    }
+}
+
+/// What the "GIL-free since" column means, for the legends.
+const SINCE_MEANING: &str = "the oldest built version from which every newer built version keeps the GIL off (none: the newest does not)";
+
+/// Whether `rows[i]` is the first shown row of its package, and whether it is an
+/// older version (not the package's newest).
+fn position(m: &Matrix, i: usize) -> (bool, bool) {
+    let row = &m.packages[i];
+    let first = i == 0 || m.packages[i - 1].name != row.name;
+    let older = m
+        .history_of(&row.name)
+        .is_some_and(|h| h.newest != row.version);
+    (first, older)
+}
+
 fn summary_line(m: &Matrix) -> String {
+    let (versions, newest) = if m.summary.versions > m.summary.packages {
+        (
+            format!(" ({} versions)", m.summary.versions),
+            " (newest versions)",
+        )
+    } else {
+        (String::new(), "")
+    };
     match &m.summary.headline_variant {
         Some(v) => format!(
-            "{} packages · on {v}: {} usable free-threaded, {} re-enable the GIL, {} fail to build",
+            "{} packages{versions} · on {v}{newest}: {} usable free-threaded, {} re-enable the GIL, {} fail to build",
             m.summary.packages,
             m.summary.usable_free_threaded,
             m.summary.reenable_gil,
             m.summary.build_failed
         ),
         None => format!(
-            "{} packages · no free-threaded interpreter in this channel",
+            "{} packages{versions} · no free-threaded interpreter in this channel",
             m.summary.packages
         ),
     }
@@ -140,13 +201,30 @@ pub fn table(m: &Matrix) -> String {
     for v in &m.variants {
         header.push_str(&format!("  {v:<14}"));
     }
+    let since = since_variants(m);
+    let since_width = m
+        .packages
+        .iter()
+        .map(|r| since_text(m, r, &since).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    if !since.is_empty() {
+        header.push_str(&format!("  {:<since_width$}", "GIL-free since"));
+    }
     let sub_variant = subinterpreter_variant(m);
     if sub_variant.is_some() {
         header.push_str("  subinterpreters");
     }
-    out.push(format!("{}", console::style(header).bold()));
-    for row in &m.packages {
-        let mut line = format!("{:<name_width$}", format!("{} {}", row.name, row.version));
+    out.push(format!("{}", console::style(header.trim_end()).bold()));
+    for (i, row) in m.packages.iter().enumerate() {
+        let (first, older) = position(m, i);
+        let name = format!("{:<name_width$}", format!("{} {}", row.name, row.version));
+        let mut line = if older {
+            format!("{}", console::style(name).dim())
+        } else {
+            name
+        };
         for v in &m.variants {
             match row.cells.get(v) {
                 Some(cell) => {
@@ -160,13 +238,27 @@ pub fn table(m: &Matrix) -> String {
                 None => line.push_str(&format!("  {:<14}", "·")),
             }
         }
+        if !since.is_empty() {
+            let text = if first {
+                since_text(m, row, &since)
+            } else {
+                String::new()
+            };
+            line.push_str(&format!("  {text:<since_width$}"));
+        }
         if let Some(v) = &sub_variant {
             line.push_str(&format!("  {}", subinterpreter_text(row.cells.get(v))));
         }
-        out.push(line);
+        out.push(line.trim_end().to_string());
     }
     out.push(String::new());
     out.push(summary_line(m));
+    if !since.is_empty() {
+        out.push(format!(
+            "{}",
+            console::style(format!("GIL-free since: {SINCE_MEANING}")).dim()
+        ));
+    }
     let legend: Vec<String> = m
         .legend
         .iter()
@@ -233,16 +325,24 @@ pub fn markdown(m: &Matrix) -> String {
         .as_ref()
         .map(|v| format!(" subinterpreters ({v}) |"))
         .unwrap_or_default();
+    let since = since_variants(m);
+    let since_header = if since.is_empty() {
+        ""
+    } else {
+        " GIL-free since |"
+    };
     out.push(format!(
-        "| package | {} |{sub_header}",
+        "| package | {} |{since_header}{sub_header}",
         m.variants.join(" | ")
     ));
     let sub_rule = if sub_variant.is_some() { "---|" } else { "" };
+    let since_rule = if since.is_empty() { "" } else { "---|" };
     out.push(format!(
-        "|---|{}{sub_rule}",
+        "|---|{}{since_rule}{sub_rule}",
         "---|".repeat(m.variants.len())
     ));
-    for row in &m.packages {
+    for (i, row) in m.packages.iter().enumerate() {
+        let (first, older) = position(m, i);
         let cells: Vec<String> = m
             .variants
             .iter()
@@ -255,15 +355,28 @@ pub fn markdown(m: &Matrix) -> String {
             .as_ref()
             .map(|v| format!(" {} |", md_escape(&subinterpreter_text(row.cells.get(v)))))
             .unwrap_or_default();
+        let since_cell = match (since.is_empty(), first) {
+            (true, _) => String::new(),
+            (false, true) => format!(" {} |", md_escape(&since_text(m, row, &since))),
+            (false, false) => " |".into(),
+        };
+        let package = format!("{} {}", md_escape(&row.name), md_escape(&row.version));
+        let package = if older {
+            format!("*{package}*")
+        } else {
+            package
+        };
         out.push(format!(
-            "| {} {} | {} |{sub}",
-            md_escape(&row.name),
-            md_escape(&row.version),
+            "| {package} | {} |{since_cell}{sub}",
             cells.join(" | ")
         ));
     }
     out.push(String::new());
     out.push(format!("{}.", summary_line(m)));
+    if !since.is_empty() {
+        out.push(String::new());
+        out.push(format!("GIL-free since: {SINCE_MEANING}."));
+    }
     out.push(String::new());
     let legend: Vec<String> = m
         .legend
@@ -281,9 +394,28 @@ pub fn html(m: &Matrix) -> String {
     let cards = serde_json::to_string(&interpreter_cards(m))
         .unwrap_or_else(|_| "[]".into())
         .replace("</", "<\\/");
+    // The "GIL-free since" text of each package, drawn here so the page and the
+    // other views say the same.
+    let since = since_variants(m);
+    let since_texts: std::collections::BTreeMap<&str, String> = if since.is_empty() {
+        Default::default()
+    } else {
+        m.packages
+            .iter()
+            .map(|r| (r.name.as_str(), since_text(m, r, &since)))
+            .collect()
+    };
+    let since_json = serde_json::to_string(&since_texts)
+        .unwrap_or_else(|_| "{}".into())
+        .replace("</", "<\\/");
     HTML_TEMPLATE
         .replace("__MATRIX_JSON__", &data)
         .replace("__INTERPRETERS_JSON__", &cards)
+        .replace("__SINCE_JSON__", &since_json)
+        .replace(
+            "__SINCE_MEANING__",
+            &serde_json::to_string(SINCE_MEANING).unwrap_or_else(|_| "\"\"".into()),
+        )
         .replace("__SUMMARY__", &html_escape(&summary_line(m)))
 }
 
@@ -329,6 +461,9 @@ const HTML_TEMPLATE: &str = r##"<!doctype html>
   .v-bad { color:var(--bad); background:var(--badbg); } .v-neutral { color:var(--neutral); background:var(--neutralbg); }
   .measured { margin-top:4px; font-style:italic; } .measured.load { color:var(--warn); font-style:normal; font-weight:600; }
   .none { color:var(--muted); }
+  tr.older td { opacity:.6; font-size:13px; } tr.older .again { color:var(--muted); }
+  tr.first:not(:first-child) td { border-top:1px solid var(--line); }
+  td.since { font-weight:600; }
   dialog { max-width:min(900px, 92vw); border:1px solid var(--line); border-radius:12px; background:var(--card); color:var(--fg); padding:20px 24px; }
   dialog pre { background:var(--bg); padding:12px; border-radius:8px; overflow:auto; max-height:50vh; font-size:12px; white-space:pre-wrap; }
   dialog h2 { margin-top:0; font-size:18px; }
@@ -355,9 +490,14 @@ const HTML_TEMPLATE: &str = r##"<!doctype html>
 <dialog id="evidence"><h2 id="ev-title"></h2><p id="ev-reason"></p><pre id="ev-body"></pre><form method="dialog"><button class="chip">Close</button></form></dialog>
 <script id="data" type="application/json">__MATRIX_JSON__</script>
 <script id="interpreters" type="application/json">__INTERPRETERS_JSON__</script>
+<script id="since" type="application/json">__SINCE_JSON__</script>
 <script>
 const M = JSON.parse(document.getElementById('data').textContent);
 const INTERPRETERS = JSON.parse(document.getElementById('interpreters').textContent);
+// "GIL-free since" per package, as the Rust views write it (empty: no free-threaded ABI).
+const SINCE = JSON.parse(document.getElementById('since').textContent);
+const SHOW_SINCE = Object.keys(SINCE).length > 0;
+const SINCE_MEANING = __SINCE_MEANING__;
 // Verdict → severity comes from Rust (Verdict::severity, in the legend); CSS has one class per severity.
 const SEVERITY = Object.fromEntries(M.legend.map(l => [l.verdict, l.severity]));
 const cls = v => SEVERITY[v];
@@ -390,18 +530,31 @@ function render() {
   chips();
   const head = document.querySelector('#matrix thead');
   const cols = ['package', ...M.variants];
-  head.innerHTML = '<tr>' + cols.map(c => `<th data-k="${esc(c)}">${esc(c)} <span class="arrow">${sortKey === c ? (sortDir > 0 ? '▲' : '▼') : ''}</span></th>`).join('') + '</tr>';
-  head.querySelectorAll('th').forEach(th => th.onclick = () => { const k = th.dataset.k; sortDir = sortKey === k ? -sortDir : 1; sortKey = k; render(); });
+  head.innerHTML = '<tr>' + cols.map(c => `<th data-k="${esc(c)}">${esc(c)} <span class="arrow">${sortKey === c ? (sortDir > 0 ? '▲' : '▼') : ''}</span></th>`).join('')
+    + (SHOW_SINCE ? `<th class="since" title="${esc(SINCE_MEANING)}">GIL-free since</th>` : '') + '</tr>';
+  head.querySelectorAll('th[data-k]').forEach(th => th.onclick = () => { const k = th.dataset.k; sortDir = sortKey === k ? -sortDir : 1; sortKey = k; render(); });
   const q = document.getElementById('search').value.toLowerCase();
   const order = v => M.legend.findIndex(l => l.verdict === v);
-  let rows = M.packages.filter(r => r.name.toLowerCase().includes(q) && (active.size === 0 || Object.values(r.cells).some(c => active.has(c.verdict))));
-  rows.sort((a, b) => {
-    if (sortKey === 'package') return sortDir * a.name.localeCompare(b.name);
-    const va = a.cells[sortKey] ? order(a.cells[sortKey].verdict) : 99, vb = b.cells[sortKey] ? order(b.cells[sortKey].verdict) : 99;
-    return sortDir * (va - vb);
-  });
-  document.querySelector('#matrix tbody').innerHTML = rows.map(r => '<tr><td><b>' + esc(r.name) + '</b> ' + esc(r.version) + '</td>' +
-    M.variants.map(v => { const c = r.cells[v]; return c ? `<td><button class="v v-${cls(c.verdict)}" data-p="${esc(r.name)}" data-ver="${esc(r.version)}" data-a="${esc(v)}" title="${esc(c.reason)}">${esc(c.verdict)}</button></td>` : '<td class="none">·</td>'; }).join('') + '</tr>').join('');
+  // A package's versions stay together, newest first (the order of M.packages); groups
+  // sort by name or by their newest version's verdict.
+  const groups = [];
+  for (const r of M.packages) {
+    if (!groups.length || groups[groups.length - 1][0].name !== r.name) groups.push([]);
+    groups[groups.length - 1].push(r);
+  }
+  const shown = groups.filter(g => g[0].name.toLowerCase().includes(q))
+    .map(g => g.filter(r => active.size === 0 || Object.values(r.cells).some(c => active.has(c.verdict))))
+    .filter(g => g.length);
+  const newest = (g, k) => { const r = g.find(r => r.cells[k]); return r ? order(r.cells[k].verdict) : 99; };
+  shown.sort((a, b) => sortKey === 'package' ? sortDir * a[0].name.localeCompare(b[0].name) : sortDir * (newest(a, sortKey) - newest(b, sortKey)));
+  const history = Object.fromEntries((M.history || []).map(h => [h.name, h]));
+  const row = (r, i) => {
+    const older = history[r.name] && history[r.name].newest !== r.version;
+    return `<tr class="${older ? 'older' : 'newest'}${i === 0 ? ' first' : ''}"><td>` + (i === 0 ? '<b>' + esc(r.name) + '</b> ' : '<span class="again">' + esc(r.name) + '</span> ') + esc(r.version) + '</td>' +
+      M.variants.map(v => { const c = r.cells[v]; return c ? `<td><button class="v v-${cls(c.verdict)}" data-p="${esc(r.name)}" data-ver="${esc(r.version)}" data-a="${esc(v)}" title="${esc(c.reason)}">${esc(c.verdict)}</button></td>` : '<td class="none">·</td>'; }).join('') +
+      (SHOW_SINCE ? `<td class="since">${i === 0 ? esc(SINCE[r.name] ?? '·') : ''}</td>` : '') + '</tr>';
+  };
+  document.querySelector('#matrix tbody').innerHTML = shown.map(g => g.map(row).join('')).join('');
   document.querySelectorAll('#matrix .v').forEach(b => b.onclick = () => show(b.dataset.p, b.dataset.ver, b.dataset.a));
 }
 function show(p, ver, abi) {

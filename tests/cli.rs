@@ -37,6 +37,7 @@ const COMMANDS: &[&[&str]] = &[
     &["serve"],
     &["source", "add"],
     &["recipe", "new"],
+    &["recipe", "update"],
 ];
 
 #[test]

@@ -1,7 +1,9 @@
 //! `ftforge matrix`: a hand-written channel covering every verdict (all four formats,
 //! snapshots of the text ones; one interpreter probed under load in today's format, one
-//! in the format of older reports), a real channel built by ftforge read from a directory
-//! and over HTTP, the HTML page rendered by headless Chromium, and `--filter` answers.
+//! in the format of older reports), a hand-written channel with several versions per
+//! package (newest first by PEP 440, "GIL-free since", in every format and in
+//! Chromium), a real channel built by ftforge read from a directory and over HTTP, the
+//! HTML page rendered by headless Chromium, and `--filter` answers.
 
 mod common;
 
@@ -26,6 +28,16 @@ fn fixture() -> String {
         .into_owned()
 }
 
+/// pyyaml 6.0.2 (GIL back on), 6.0.3 (off), 6.0.10 (off; skipped on cp313t): GIL-free
+/// since 6.0.3, and only PEP 440 puts 6.0.10 first. ujson 5.9.0 and 5.10.0 keep it
+/// off, the newest 5.11.0 turns it on: not GIL-free. markupsafe has one version.
+fn history_fixture() -> String {
+    repo_root()
+        .join("tests/fixtures/history")
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[test]
 fn every_verdict_in_every_format() {
     let channel = fixture();
@@ -37,7 +49,7 @@ fn every_verdict_in_every_format() {
 
     let (json, _) = matrix(&channel, &["--json"]);
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(m["schema_version"], 1);
+    assert_eq!(m["schema_version"], 2);
     assert_eq!(m["variants"], serde_json::json!(["cp314t", "cp314"]));
     let seen: std::collections::BTreeSet<String> = m["packages"]
         .as_array()
@@ -134,6 +146,169 @@ fn filter_answers_whether_a_requirements_list_can_go_free_threaded() {
     );
     assert!(out.contains("numpy has no cp314t build"), "{out}");
     assert!(!out.contains("pkg-skipped"), "{out}");
+}
+
+#[test]
+fn versions_newest_first_and_gil_free_since() {
+    let channel = history_fixture();
+    let (json, _) = matrix(&channel, &["--json"]);
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(m["schema_version"], 2);
+    let rows: Vec<String> = m["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["name"].as_str().unwrap(),
+                r["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "markupsafe 3.0.2",
+            "pyyaml 6.0.10",
+            "pyyaml 6.0.3",
+            "pyyaml 6.0.2",
+            "ujson 5.11.0",
+            "ujson 5.10.0",
+            "ujson 5.9.0"
+        ]
+    );
+    let history = |name: &str| {
+        m["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        history("pyyaml"),
+        serde_json::json!({
+            "name": "pyyaml",
+            "newest": "6.0.10",
+            "versions": ["6.0.10", "6.0.3", "6.0.2"],
+            "gil_free_since": {"cp314t": "6.0.3", "cp313t": "6.0.3"}
+        })
+    );
+    assert_eq!(
+        history("ujson")["gil_free_since"],
+        serde_json::json!({"cp314t": null})
+    );
+    assert_eq!(history("markupsafe")["gil_free_since"]["cp314t"], "3.0.2");
+    // The headline counts packages by their newest version.
+    assert_eq!(m["summary"]["packages"], 3);
+    assert_eq!(m["summary"]["versions"], 7);
+    assert_eq!(m["summary"]["usable_free_threaded"], 2);
+    assert_eq!(m["summary"]["reenable_gil"], 1);
+
+    let (table, _) = matrix(&channel, &[]);
+    let lines: Vec<&str> = table.lines().collect();
+    let line = |start: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line {start}:\n{table}"))
+    };
+    assert!(line("package").ends_with("GIL-free since"), "{table}");
+    assert!(
+        line("pyyaml 6.0.10 ").ends_with("cp314t 6.0.3 · cp313t 6.0.3"),
+        "{table}"
+    );
+    assert!(line("ujson 5.11.0 ").ends_with("cp314t none"), "{table}");
+    let position = |start: &str| lines.iter().position(|l| l.starts_with(start)).unwrap();
+    assert!(
+        position("pyyaml 6.0.10") < position("pyyaml 6.0.3")
+            && position("pyyaml 6.0.3") < position("pyyaml 6.0.2"),
+        "{table}"
+    );
+    // The "since" value stands once per package, on its first row.
+    assert!(
+        line("pyyaml 6.0.3 ").trim_end().ends_with("gil-free"),
+        "{table}"
+    );
+    assert!(
+        table.contains("3 packages (7 versions) · on cp314t (newest versions): 2 usable free-threaded, 1 re-enable the GIL"),
+        "{table}"
+    );
+
+    let (markdown, _) = matrix(&channel, &["--format", "markdown"]);
+    assert!(
+        markdown.contains("| package | cp314t | cp314 | cp313t | GIL-free since |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "| pyyaml 6.0.10 | ✅ verified | ✅ verified | ➖ skipped | cp314t 6.0.3 · cp313t 6.0.3 |"
+        ),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| *pyyaml 6.0.2* | ⚠️ gil-reenabled | ✅ ok | ⚠️ gil-reenabled | |"),
+        "{markdown}"
+    );
+
+    // A bare name is judged by its newest version; a pinned old one says what fixed it.
+    let (out, _) = matrix(&channel, &["--filter", "pyyaml", "markupsafe"]);
+    assert!(
+        out.trim_end()
+            .ends_with("all 2 usable free-threaded on cp314t"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pyyaml 6.0.2"),
+        "a bare name shows every version:\n{out}"
+    );
+    let (out, _) = matrix(&channel, &["--filter", "pyyaml==6.0.2", "ujson"]);
+    assert!(
+        out.contains("pyyaml 6.0.2 is gil-reenabled on cp314t: importing yaml._yaml turned the GIL on (pyyaml 6.0.3 and later keep the GIL off)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ujson 5.11.0 is gil-reenabled on cp314t"),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("pyyaml 6.0.3")),
+        "a pinned version shows only that row:\n{out}"
+    );
+
+    // The page groups versions and shows the same "since" text.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("matrix.html");
+    let (_, _) = matrix(
+        &channel,
+        &["--format", "html", "-o", page.to_str().unwrap()],
+    );
+    let dom = chromium(&page, &dir.path().join("matrix.png"));
+    let tbody = dom.split("<tbody>").nth(1).unwrap_or_default();
+    let order: Vec<usize> = [
+        "pyyaml</b> 6.0.10",
+        "pyyaml</span> 6.0.3",
+        "pyyaml</span> 6.0.2",
+    ]
+    .iter()
+    .map(|s| {
+        tbody
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} not in\n{tbody}"))
+    })
+    .collect();
+    assert!(order[0] < order[1] && order[1] < order[2], "{tbody}");
+    assert!(
+        tbody.contains(r#"<td class="since">cp314t 6.0.3 · cp313t 6.0.3</td>"#),
+        "{tbody}"
+    );
+    assert!(
+        tbody.contains(r#"<td class="since">cp314t none</td>"#),
+        "{tbody}"
+    );
+    assert!(tbody.contains(r#"<tr class="older">"#), "{tbody}");
 }
 
 /// Renders a page in headless Chromium: the DOM after scripts ran, and a screenshot.

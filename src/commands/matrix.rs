@@ -1,5 +1,6 @@
 //! `ftforge matrix`: reads a channel's compat.json (directory or URL) and draws the
-//! compatibility matrix as a table, JSON, Markdown or an HTML page.
+//! compatibility matrix as a table, JSON, Markdown or an HTML page: every version
+//! built, newest first, with each package's "GIL-free since".
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ pub struct MatrixArgs {
     /// Write to this file instead of stdout
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
-    /// Only these packages (`name` or `name==version`), and answer whether all are usable free-threaded
+    /// Only these packages (`name`: every version, the newest answers; `name==version`: that one), and answer whether all are usable free-threaded
     #[arg(long, num_args = 1..)]
     filter: Vec<String>,
     #[command(flatten)]

@@ -1,12 +1,14 @@
 //! Generated recipes: a rattler-build v1 `recipe.yaml` for any project on the package
 //! index, read from its sdist (build requirements, run requirements with markers
 //! evaluated for the shipped interpreters, compiled languages, import names, about).
-//! `ftforge recipe new` writes one; `ftforge check` generates them internally.
+//! `ftforge recipe new` writes one; `ftforge check` generates them internally;
+//! `ftforge recipe update` moves an existing recipe to a newer sdist (`update.rs`).
 //! The rules are documented in docs/recipes.md, "Generated recipes".
 
 pub mod metadata;
 pub mod names;
 pub mod sdist;
+pub mod update;
 mod write;
 
 use std::collections::BTreeSet;
@@ -572,7 +574,7 @@ impl GeneratedRecipe {
 }
 
 /// Loads a recipe file and renders it for each of its variants.
-fn check_renders(path: &Path) -> Result<(), Box<RecipeError>> {
+pub(crate) fn check_renders(path: &Path) -> Result<(), Box<RecipeError>> {
     let recipe = crate::recipe::Recipe::load(path).map_err(Box::new)?;
     for variant in recipe.variant_combinations() {
         recipe.render(&variant).map_err(Box::new)?;
