@@ -85,11 +85,18 @@ fn check_answers_for_a_stack_names_the_dependency_and_reuses_verdicts() {
     assert_eq!(package(target, "attrs")["verdict"], "pure-python");
     assert_eq!(package(target, "mmh3")["how"], "reused");
     let built = report["built"].as_u64().unwrap();
-    assert!(built >= 3, "jsonschema, attrs and pyrsistent were built: {report:#}");
+    assert!(
+        built >= 3,
+        "jsonschema, attrs and pyrsistent were built: {report:#}"
+    );
 
     // Asked again (from a requirements file), nothing is built and the answer stands.
     let reqs = tmp.path().join("requirements.txt");
-    std::fs::write(&reqs, "# my stack\njsonschema==4.17.3\nmmh3==5.3.1  # hashing\n").unwrap();
+    std::fs::write(
+        &reqs,
+        "# my stack\njsonschema==4.17.3\nmmh3==5.3.1  # hashing\n",
+    )
+    .unwrap();
     let (code, again, stderr) = json(&channel, &["-r", reqs.to_str().unwrap()]);
     assert_eq!(code, 3, "{again:#}\n{stderr}");
     assert_eq!(again["built"], 0, "{again:#}");
@@ -138,7 +145,12 @@ fn history_finds_the_release_since_which_the_gil_stays_off() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["version"].as_str().unwrap(), v["verdict"].as_str().unwrap_or("none")))
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap(),
+                v["verdict"].as_str().unwrap_or("none"),
+            )
+        })
         .collect();
     assert_eq!(
         versions,

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use ftforge_channels::matrix::{gil_free_since, newest_first};
 use ftforge_channels::{CompatData, CompatRecord, Verdict};
 use ftforge_interpreter::PythonAbi;
 use pep440_rs::Version;
@@ -183,7 +184,7 @@ pub fn gil_enabled_by(record: &CompatRecord) -> Option<String> {
 }
 
 /// Versions of `package` newest first with their verdicts on `abi`, as the channel has
-/// them (unparsable versions last).
+/// them.
 pub fn versions_on(compat: &CompatData, package: &str, abi: &PythonAbi) -> Vec<(String, Verdict)> {
     let mut found: Vec<(String, Verdict)> = compat
         .records
@@ -191,26 +192,8 @@ pub fn versions_on(compat: &CompatData, package: &str, abi: &PythonAbi) -> Vec<(
         .filter(|r| r.package == package && r.abi.as_ref() == Some(abi))
         .map(|r| (r.version.clone(), r.verdict))
         .collect();
-    found.sort_by(|a, b| {
-        let parse = |s: &str| Version::from_str(s).ok();
-        parse(&b.0).cmp(&parse(&a.0))
-    });
+    found.sort_by(|a, b| newest_first(&a.0, &b.0));
     found
-}
-
-/// The oldest version from which every built version (newest first in `versions`)
-/// keeps the GIL off; `Skipped` versions are passed over; `None` when the newest does
-/// not keep it off.
-pub fn gil_free_since(versions: &[(String, Verdict)]) -> Option<String> {
-    let mut since = None;
-    for (version, verdict) in versions {
-        match verdict {
-            Verdict::Skipped => continue,
-            v if v.is_gil_free() => since = Some(version.clone()),
-            _ => break,
-        }
-    }
-    since
 }
 
 /// The oldest version newer than `version` from which the channel's evidence says the
@@ -226,7 +209,7 @@ pub fn later_keeps_gil_off(
         .into_iter()
         .filter(|(v, _)| Version::from_str(v).is_ok_and(|v| v > current))
         .collect();
-    gil_free_since(&newer)
+    gil_free_since(newer.iter().map(|(v, verdict)| (v.as_str(), *verdict)))
 }
 
 /// The first line for one interpreter, and its outcome.
@@ -345,34 +328,6 @@ pub fn answer_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(list: &[(&str, Verdict)]) -> Vec<(String, Verdict)> {
-        list.iter().map(|(a, b)| (a.to_string(), *b)).collect()
-    }
-
-    #[test]
-    fn gil_free_since_counts_only_an_unbroken_run_from_the_newest() {
-        use Verdict::*;
-        let since = |l: &[(&str, Verdict)]| gil_free_since(&v(l));
-        assert_eq!(
-            since(&[
-                ("6.0.4", GilFree),
-                ("6.0.3", Verified),
-                ("6.0.2", GilReenabled)
-            ]),
-            Some("6.0.3".into())
-        );
-        assert_eq!(since(&[("2", GilReenabled), ("1", GilFree)]), None);
-        assert_eq!(
-            since(&[("3", PurePython), ("2", Skipped), ("1", GilFree)]),
-            Some("1".into())
-        );
-        assert_eq!(
-            since(&[("2", GilFree), ("1", BuildFailed)]),
-            Some("2".into())
-        );
-        assert_eq!(since(&[]), None);
-    }
 
     #[test]
     fn standing_of_each_verdict() {

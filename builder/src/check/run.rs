@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ftforge_channels::matrix::gil_free_since;
 use ftforge_channels::{CompatData, Verdict};
 use ftforge_interpreter::PythonAbi;
 
 use super::answer::{
-    answer_line, gil_enabled_by, gil_free_since, later_keeps_gil_off, versions_on, CheckReport,
-    History, HistoryVersion, How, Outcome, PackageResult, Requested, TargetAnswer, SCHEMA_VERSION,
+    answer_line, gil_enabled_by, later_keeps_gil_off, versions_on, CheckReport, History,
+    HistoryVersion, How, Outcome, PackageResult, Requested, TargetAnswer, SCHEMA_VERSION,
 };
 use super::closure::{Closure, Resolver, Root};
 use super::input::{python_label, RequirementLine};
@@ -354,7 +355,9 @@ fn history(closure: &Closure, compat: &CompatData, targets: &[PythonAbi]) -> Vec
                 abi: *abi,
                 gil_free_since: abi
                     .freethreading
-                    .then(|| gil_free_since(&versions))
+                    .then(|| {
+                        gil_free_since(versions.iter().map(|(v, verdict)| (v.as_str(), *verdict)))
+                    })
                     .flatten(),
                 versions: checked
                     .iter()
