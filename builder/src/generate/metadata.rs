@@ -567,6 +567,11 @@ pub fn import_names(
     // named like the project.
     if names.is_empty() {
         let wanted = crate::pypi::normalize_name(project).replace('-', "_");
+        // `src/NAME.py` named like the project is the module (flit's rule); the other
+        // files beside it are then test helpers and the like.
+        if sdist.files.iter().any(|f| *f == format!("src/{wanted}.py")) {
+            return (vec![wanted], ImportsSource::Folders);
+        }
         for file in &sdist.files {
             if let Some(module) = file
                 .strip_prefix("src/")
@@ -574,7 +579,7 @@ pub fn import_names(
                 .filter(|m| !m.contains('/'))
                 .or_else(|| file.strip_suffix(".py").filter(|m| *m == wanted))
             {
-                if valid(module) {
+                if valid(module) && !uninstalled_name(module) && !module.contains("_test") {
                     names.insert(module.to_string());
                 }
             }
@@ -730,6 +735,19 @@ mod tests {
         assert_eq!(
             import_names(&single, &none, "six").0,
             vec!["six".to_string()]
+        );
+        // flit's src/NAME.py beside test helpers (typing-extensions 4.16).
+        let flit = Sdist {
+            files: vec![
+                "src/typing_extensions.py".into(),
+                "src/_typed_dict_test_helper.py".into(),
+                "src/test_typing_extensions.py".into(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            import_names(&flit, &none, "typing-extensions").0,
+            vec!["typing_extensions".to_string()]
         );
         assert!(in_uninstalled_folder("tests/c_files/x.c"));
         assert!(!in_uninstalled_folder("src/pkg/x.c"));
