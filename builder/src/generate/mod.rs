@@ -423,9 +423,7 @@ impl GeneratedRecipe {
         let mut host = vec![];
         for req in &build_reqs {
             if let Some(dep) = dependency(req, &options.names, &targets, &own, &mut left_out) {
-                if !host.iter().any(|d: &Dependency| d.conda == dep.conda) {
-                    host.push(dep);
-                }
+                add_dependency(&mut host, dep);
             }
         }
 
@@ -440,9 +438,7 @@ impl GeneratedRecipe {
         let mut run = vec![];
         for req in &run_reqs {
             if let Some(dep) = dependency(req, &options.names, &targets, &own, &mut left_out) {
-                if !run.iter().any(|d: &Dependency| d.conda == dep.conda) {
-                    run.push(dep);
-                }
+                add_dependency(&mut run, dep);
             }
         }
 
@@ -580,6 +576,18 @@ pub(crate) fn check_renders(path: &Path) -> Result<(), Box<RecipeError>> {
         recipe.render(&variant).map_err(Box::new)?;
     }
     Ok(())
+}
+
+/// Adds `dep` unless the list has the same name for the same interpreters: one name
+/// with complementary markers (`cffi>=1; python_version < "3.14"` and `cffi>=2;
+/// python_version >= "3.14"`) stays one entry per interpreter set.
+fn add_dependency(list: &mut Vec<Dependency>, dep: Dependency) {
+    if !list
+        .iter()
+        .any(|d| d.conda == dep.conda && d.applies == dep.applies)
+    {
+        list.push(dep);
+    }
 }
 
 /// One requirement → a recipe dependency, or a `LeftOut` entry.

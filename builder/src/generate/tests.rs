@@ -67,7 +67,7 @@ fn pure_python_hatch_project_is_noarch_with_conditional_requirements() {
     let s = sdist(&[
         (
             "PKG-INFO",
-            "Metadata-Version: 2.4\nName: demo-pkg\nVersion: 1.0\nSummary: A demo: with a colon\nLicense-Expression: MIT\nProject-URL: Homepage, https://example.org\nRequires-Python: >=3.9\nRequires-Dist: Typing_Extensions>=4.0; python_version < \"3.14\"\nRequires-Dist: tomli; python_version < \"3.11\"\nRequires-Dist: idna>=2.5\nRequires-Dist: pytest; extra == \"test\"\nRequires-Dist: torch\n",
+            "Metadata-Version: 2.4\nName: demo-pkg\nVersion: 1.0\nSummary: A demo: with a colon\nLicense-Expression: MIT\nProject-URL: Homepage, https://example.org\nRequires-Python: >=3.9\nRequires-Dist: Typing_Extensions>=4.0; python_version < \"3.14\"\nRequires-Dist: tomli; python_version < \"3.11\"\nRequires-Dist: cffi>=1.0.1; python_version < \"3.14\"\nRequires-Dist: cffi>=2.0.0b1; python_version >= \"3.14\"\nRequires-Dist: idna>=2.5\nRequires-Dist: pytest; extra == \"test\"\nRequires-Dist: torch\n",
         ),
         (
             "pyproject.toml",
@@ -87,7 +87,17 @@ fn pure_python_hatch_project_is_noarch_with_conditional_requirements() {
     assert_eq!(r.imports, vec!["demo_pkg"]);
     assert_eq!(r.host[0].spec, "hatchling >=1.20");
     let run: Vec<&str> = r.run.iter().map(|d| d.spec.as_str()).collect();
-    assert_eq!(run, ["typing-extensions >=4.0", "idna >=2.5", "pytorch"]);
+    // One name with complementary markers: one entry per interpreter set.
+    assert_eq!(
+        run,
+        [
+            "typing-extensions >=4.0",
+            "cffi >=1.0.1",
+            "cffi >=2.0.0b1",
+            "idna >=2.5",
+            "pytorch"
+        ]
+    );
     assert_eq!(r.run[0].applies, Applies::Some(vec!["3.13".into()]));
     // A requirement that differs by interpreter makes it per interpreter.
     assert!(!r.noarch);
@@ -123,6 +133,11 @@ fn pure_python_hatch_project_is_noarch_with_conditional_requirements() {
     assert!(
         runs.iter().any(|(v, run)| v.contains("3.14")
             && !run.iter().any(|d| d.starts_with("typing-extensions"))),
+        "{runs:?}"
+    );
+    assert!(
+        runs.iter()
+            .any(|(v, run)| v.contains("3.14") && run.iter().any(|d| d == "cffi >=2.0.0b1")),
         "{runs:?}"
     );
     assert!(matches!(
