@@ -100,6 +100,15 @@ pub struct Evidence {
     pub tests: Vec<TestOutcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subinterpreters: Option<SubinterpreterProbe>,
+    /// The extras the package declares (`Provides-Extra` of its installed metadata):
+    /// a module that only fails for want of a module outside the package is then one
+    /// of its optional parts, not a failed import (docs/compat.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<String>,
+    /// The judging code's digest (`FTFORGE_JUDGING_DIGEST`): a verdict judged by other
+    /// code is judged again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_with: Option<String>,
     /// Host requirements the channel does not have, left to pip's build isolation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_to_pip: Vec<LeftToPip>,
@@ -144,6 +153,7 @@ pub async fn assess(
     prefix: &Path,
     modules: &[ExtensionModule],
     tests: &[TestOutcome],
+    extras: &[String],
     stress: &StressConfig,
 ) -> Assessment {
     let python = prefix.join(abi.executable());
@@ -151,14 +161,21 @@ pub async fn assess(
     for module in modules {
         imports.push(import_one(&python, prefix, &module.name).await);
     }
+    // The import race races the modules that import (one that does not is its own
+    // finding already).
+    let importable: Vec<ExtensionModule> = modules
+        .iter()
+        .filter(|m| imports.iter().any(|i| i.module == m.name && i.imported))
+        .cloned()
+        .collect();
     let (source, snippet) = match &stress.snippet {
         Some(snippet) => (StressSource::Recipe, snippet.clone()),
-        None => (StressSource::ImportRace, import_race_snippet(modules)),
+        None => (StressSource::ImportRace, import_race_snippet(&importable)),
     };
     // Free-threaded builds are stressed with the GIL forced off, even when an import
     // would turn it on: a maintainer sees whether the code itself would survive.
     let python_gil = abi.freethreading.then_some("0");
-    let stress_result = if modules.is_empty() && source == StressSource::ImportRace {
+    let stress_result = if importable.is_empty() && source == StressSource::ImportRace {
         None
     } else {
         Some(run_stress(&python, prefix, &snippet, source, stress, python_gil).await)
@@ -175,6 +192,8 @@ pub async fn assess(
         stress: stress_result,
         tests: tests.to_vec(),
         subinterpreters,
+        extras: extras.to_vec(),
+        judged_with: None,
         left_to_pip: Vec::new(),
     };
     let (verdict, reason) = decide(&evidence);
@@ -185,10 +204,65 @@ pub async fn assess(
     }
 }
 
+/// The extras a package declares: `Provides-Extra` in the installed `*.dist-info/METADATA`
+/// among its files (paths relative to `prefix`).
+pub fn declared_extras(prefix: &Path, files: &[String]) -> Vec<String> {
+    let Some(metadata) = files.iter().find(|f| f.ends_with(".dist-info/METADATA")) else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(prefix.join(metadata)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("Provides-Extra:"))
+        .map(|e| e.trim().to_string())
+        .collect()
+}
+
 /// The decision table of docs/compat.md, worst finding first.
 pub fn decide(evidence: &Evidence) -> (Verdict, String) {
+    // Optional parts: with the package's own import tests passing and extras declared,
+    // a module that only lacks a module from outside the package belongs to an extra.
+    let imports_pass = evidence
+        .tests
+        .iter()
+        .all(|t| t.passed || !matches!(t.kind, TestKind::Import(_)));
+    let optional = |i: &&ImportResult| {
+        imports_pass && !evidence.extras.is_empty() && i.needs_outside_module().is_some()
+    };
+    let optional_note = evidence
+        .imports
+        .iter()
+        .filter(optional)
+        .map(|i| {
+            format!(
+                "{} not imported: it needs {} (optional: extras {})",
+                i.module,
+                i.needs_outside_module().unwrap_or_default(),
+                evidence.extras.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let (verdict, reason) = decide_required(evidence, &optional);
+    if optional_note.is_empty() || verdict == Verdict::ImportFailed {
+        (verdict, reason)
+    } else {
+        (verdict, format!("{reason}; {optional_note}"))
+    }
+}
+
+fn decide_required(
+    evidence: &Evidence,
+    optional: &dyn Fn(&&ImportResult) -> bool,
+) -> (Verdict, String) {
     let abi = &evidence.abi;
-    if let Some(failed) = evidence.imports.iter().find(|i| !i.imported) {
+    if let Some(failed) = evidence
+        .imports
+        .iter()
+        .find(|i| !i.imported && !optional(i))
+    {
         let abi3 = evidence
             .modules
             .iter()
@@ -329,6 +403,7 @@ async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult 
             module: module.to_string(),
             imported: false,
             error: Some(e.to_string()),
+            missing: None,
             gil_before: false,
             gil_after: false,
             warnings: Vec::new(),
@@ -416,6 +491,7 @@ mod tests {
             module: "a._x".into(),
             imported: ok,
             error: (!ok).then(|| "ImportError: nope".into()),
+            missing: None,
             gil_before: false,
             gil_after,
             warnings: Vec::new(),
@@ -480,8 +556,56 @@ mod tests {
                 .map(|(source, passed)| stress(source, passed, &abi)),
             tests: row.tests.clone(),
             subinterpreters: None,
+            extras: Vec::new(),
+            judged_with: None,
             left_to_pip: Vec::new(),
         }
+    }
+
+    /// zstandard 0.25: `zstandard._cffi` needs cffi's `_cffi_backend`, which only its
+    /// `cffi` extra installs; `import zstandard` works without it.
+    #[test]
+    fn a_module_of_an_extra_does_not_fail_the_package() {
+        let abi = PythonAbi::new(3, 14, true);
+        let mut optional = import(false, false);
+        optional.module = "zstandard._cffi".into();
+        optional.error = Some("ModuleNotFoundError: No module named '_cffi_backend'".into());
+        optional.missing = Some("_cffi_backend".into());
+        let mut main = import(true, false);
+        main.module = "zstandard.backend_c".into();
+        let mut evidence = Evidence {
+            abi,
+            modules: vec![
+                module("zstandard._cffi", false),
+                module("zstandard.backend_c", false),
+            ],
+            imports: vec![optional.clone(), main],
+            stress: Some(stress(StressSource::ImportRace, true, &abi)),
+            tests: vec![test(TestKind::Import("zstandard".into()), true)],
+            subinterpreters: None,
+            extras: vec!["cffi".into()],
+            judged_with: None,
+            left_to_pip: Vec::new(),
+        };
+        let (verdict, reason) = decide(&evidence);
+        assert_eq!(verdict, Verdict::GilFree, "{reason}");
+        assert!(
+            reason.contains(
+                "zstandard._cffi not imported: it needs _cffi_backend (optional: extras cffi)"
+            ),
+            "{reason}"
+        );
+        // Without extras declared, or when the package's own import fails, it is a
+        // failed import.
+        evidence.extras.clear();
+        assert_eq!(decide(&evidence).0, Verdict::ImportFailed);
+        evidence.extras = vec!["cffi".into()];
+        evidence.tests = vec![test(TestKind::Import("zstandard".into()), false)];
+        assert_eq!(decide(&evidence).0, Verdict::ImportFailed);
+        // A module missing from the package itself is never optional.
+        evidence.tests = vec![test(TestKind::Import("zstandard".into()), true)];
+        evidence.imports[0].missing = Some("zstandard._missing".into());
+        assert_eq!(decide(&evidence).0, Verdict::ImportFailed);
     }
 
     #[test]
@@ -549,6 +673,8 @@ mod tests {
                 api: "concurrent.interpreters".into(),
                 modules,
             })),
+            extras: Vec::new(),
+            judged_with: None,
             left_to_pip: vec![LeftToPip {
                 name: "pip".into(),
                 spec: "pip".into(),

@@ -107,6 +107,8 @@ with warnings.catch_warnings(record=True) as caught:
     except BaseException as exc:
         result["imported"] = False
         result["error"] = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            result["missing"] = exc.name
 result["seconds"] = round(time.perf_counter() - start, 4)
 result["gil_after"] = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
 result["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
@@ -120,6 +122,9 @@ pub struct ImportResult {
     pub imported: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The module a `ModuleNotFoundError` named (`_cffi_backend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
     pub gil_before: bool,
     pub gil_after: bool,
     #[serde(default)]
@@ -132,6 +137,14 @@ impl ImportResult {
     /// Importing it turned the GIL on (it was off before).
     pub fn reenabled_gil(&self) -> bool {
         self.imported && !self.gil_before && self.gil_after
+    }
+
+    /// It did not import only because a module outside its own package is missing
+    /// (`zstandard._cffi` needs `_cffi_backend`).
+    pub fn needs_outside_module(&self) -> Option<&str> {
+        let missing = self.missing.as_deref().filter(|_| !self.imported)?;
+        let top = |m: &str| m.split('.').next().unwrap_or(m).to_string();
+        (top(missing) != top(&self.module)).then_some(missing)
     }
 
     /// The interpreter's own words about it, when it said so.
@@ -303,6 +316,7 @@ mod tests {
             module: "yaml._yaml".into(),
             imported: true,
             error: None,
+            missing: None,
             gil_before: false,
             gil_after: true,
             warnings: vec!["RuntimeWarning: The global interpreter lock (GIL) has been enabled to load module 'yaml._yaml'".into()],

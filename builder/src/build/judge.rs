@@ -151,12 +151,12 @@ pub(crate) async fn judge_output(
     if let (true, Some(abi)) = (judged, abi) {
         let files = installed_files(&test_env, record)?;
         let modules = verdict::modules_of(&files, &abi);
-        let mut a = verdict::assess(&abi, &test_env, &modules, &result.tests, stress).await;
+        let extras = verdict::declared_extras(&test_env, &files);
+        let mut a =
+            verdict::assess(&abi, &test_env, &modules, &result.tests, &extras, stress).await;
         a.evidence.left_to_pip = left_to_pip.to_vec();
-        let mut evidence = a.evidence.to_value();
-        if let Some(obj) = evidence.as_object_mut() {
-            obj.insert("judged_with".into(), JUDGING_DIGEST.into());
-        }
+        a.evidence.judged_with = Some(JUDGING_DIGEST.into());
+        let evidence = a.evidence.to_value();
         result.compat = Some(compat_record(
             output,
             Some(&abi),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ftforge_channels::matrix::gil_free_since;
-use ftforge_channels::{CompatData, Verdict};
+use ftforge_channels::{CompatData, CompatRecord, Verdict};
 use ftforge_interpreter::PythonAbi;
 
 use super::answer::{
@@ -16,13 +16,14 @@ use super::answer::{
 use super::closure::{Closure, Resolver, Root};
 use super::input::{python_label, RequirementLine};
 use super::CheckError;
-use crate::build::{BuildError, BuildSettings};
+use crate::build::{BuildError, BuildSettings, JUDGING_DIGEST};
 use crate::generate::NameMap;
 use crate::plan::{VariantFilter, VariantKind};
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
 use crate::session::build_all;
 use crate::variants::Variant;
+use crate::verdict::Evidence;
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -93,7 +94,7 @@ pub async fn check(
         for m in members {
             let member = &closure.members[m];
             match compat.get(&member.name, &member.version, Some(abi)) {
-                Some(r) if r.verdict != Verdict::Skipped => reused += 1,
+                Some(r) if current(r) => reused += 1,
                 _ if closure.missing_dependency(m, &abi.py_ver()).is_some() => {}
                 _ => wanted.push((m, *abi)),
             }
@@ -183,6 +184,18 @@ pub async fn check(
         exit_code,
     };
     Ok((report, tool_errors))
+}
+
+/// A verdict check reuses: a failed build (the judge has no part in it), or a verdict
+/// judged by this code. Skipped ones are decided again (a dependency may now build),
+/// and other verdicts go back to the session, which judges the same build again.
+fn current(record: &CompatRecord) -> bool {
+    match record.verdict {
+        Verdict::Skipped => false,
+        Verdict::BuildFailed => true,
+        _ => Evidence::from_value(&record.evidence)
+            .is_ok_and(|e| e.judged_with.as_deref() == Some(JUDGING_DIGEST)),
+    }
 }
 
 /// 3 when some interpreter is not usable, else 1 when some has no answer, else 0.
