@@ -23,7 +23,7 @@ use crate::pypi::{self, normalize_name, SdistRelease};
 use crate::source::SourceCache;
 
 /// Bumped when what generation writes changes, so kept recipes are generated again.
-const GENERATION: &str = concat!(env!("CARGO_PKG_VERSION"), "+check.3");
+const GENERATION: &str = concat!(env!("CARGO_PKG_VERSION"), "+check.4");
 /// Index requests and sdist reads in flight at once.
 const CONCURRENT: usize = 6;
 

@@ -332,6 +332,9 @@ pub struct ToolTable {
 pub struct MaturinTable {
     #[serde(rename = "module-name")]
     pub module_name: Option<String>,
+    /// Packages maturin installs besides the module's own (`python-packages`).
+    #[serde(rename = "python-packages", default)]
+    pub python_packages: Vec<String>,
 }
 
 impl PyProject {
@@ -536,14 +539,15 @@ pub fn import_names(
         .unwrap_or_else(|| packages_in(""));
     // maturin: the extension module's name (`rpds.rpds` → `rpds`), else Cargo.toml's
     // `[lib] name` when there is no Python package folder.
-    if let Some(module) = pyproject
-        .tool
-        .as_ref()
-        .and_then(|t| t.maturin.as_ref())
-        .and_then(|m| m.module_name.as_deref())
+    let maturin = pyproject.tool.as_ref().and_then(|t| t.maturin.as_ref());
+    if let Some((module, maturin)) = maturin.and_then(|m| m.module_name.as_deref().map(|n| (n, m)))
     {
+        // maturin installs the module's top package and `python-packages`, not every
+        // folder of its python-source (cryptography's `src/_cffi_src` is build-only).
         if let Some(top) = module.split('.').next().filter(|t| valid(t)) {
-            names.insert(top.to_string());
+            names = std::iter::once(top.to_string())
+                .chain(maturin.python_packages.iter().filter(|p| valid(p)).cloned())
+                .collect();
         }
     } else if names.is_empty() {
         if let Some(name) = sdist.text("Cargo.toml").and_then(cargo_lib_name) {
@@ -735,6 +739,23 @@ mod tests {
         assert_eq!(
             import_names(&single, &none, "six").0,
             vec!["six".to_string()]
+        );
+        // maturin installs the module's package, not every folder of python-source.
+        let crypto = Sdist {
+            files: vec![
+                "src/cryptography/__init__.py".into(),
+                "src/_cffi_src/__init__.py".into(),
+            ],
+            ..Default::default()
+        };
+        let maturin = PyProject::parse(
+            "[tool.maturin]\npython-source = \"src\"\nmodule-name = \"cryptography.hazmat.bindings._rust\"\n",
+            "cryptography.tar.gz",
+        )
+        .unwrap();
+        assert_eq!(
+            import_names(&crypto, &maturin, "cryptography").0,
+            vec!["cryptography".to_string()]
         );
         // flit's src/NAME.py beside test helpers (typing-extensions 4.16).
         let flit = Sdist {
