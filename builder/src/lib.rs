@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod depends;
+pub mod diagnose;
 pub mod env;
 pub mod generate;
 pub mod job;
