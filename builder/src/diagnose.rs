@@ -27,7 +27,8 @@ pub enum FailureCause {
     /// `find_package`, pkg-config).
     MissingDependency { name: String, tool: LookupTool },
     /// A program the build runs is not on PATH (`cargo: command not found`, meson's
-    /// unknown compiler, setuptools-rust's `can't find Rust compiler`).
+    /// unknown compiler, setuptools-rust's `can't find Rust compiler`, maturin's `Cargo, the
+    /// Rust package manager, is not installed or is not on PATH`).
     MissingTool { tool: String },
     /// pip's build isolation found no release of a build requirement
     /// (`No matching distribution found for maturin>=9`).
@@ -509,10 +510,13 @@ fn recognise(line: &str, next: &str) -> Option<(FailureCause, Strength)> {
             ));
         }
     }
-    // Rust: setuptools-rust `error: can't find Rust compiler`, maturin `Cargo metadata
-    // failed. Do you have cargo in your PATH?` followed by `No such file or directory`,
-    // rustc `error: linker `cc` not found`.
-    if line.ends_with("can't find Rust compiler") {
+    // Rust: setuptools-rust `error: can't find Rust compiler`, maturin's build backend
+    // `Cargo, the Rust package manager, is not installed or is not on PATH.`, maturin
+    // `Cargo metadata failed. Do you have cargo in your PATH?` followed by `No such file
+    // or directory`, rustc `error: linker `cc` not found`.
+    if line.ends_with("can't find Rust compiler")
+        || line.starts_with("Cargo, the Rust package manager, is not installed or is not on PATH")
+    {
         return Some((
             MissingTool {
                 tool: "cargo".to_string(),
@@ -766,6 +770,10 @@ ERROR: Failed to build one or more wheels
         let log = "      running build_rust\n      error: can't find Rust compiler\n      \n      If you are using an outdated pip version, it is possible a prebuilt wheel is available for this package but pip is not able to install from it.\n";
         assert_eq!(cause(log), tool("cargo"));
         let log = "\u{1f4a5} maturin failed\n  Caused by: Cargo metadata failed. Do you have cargo in your PATH?\n  Caused by: No such file or directory (os error 2)\n";
+        assert_eq!(cause(log), tool("cargo"));
+        // maturin's build backend (1.9 and later) with MATURIN_NO_INSTALL_RUST, as pip
+        // printed it building rpds-py 2026.9.1 without cargo on PATH.
+        let log = "  Checking for Rust toolchain....\n\n  Cargo, the Rust package manager, is not installed or is not on PATH.\n  This package requires Rust and Cargo to compile extensions. Install it through\n  the system's package manager or via https://rustup.rs/\n\n  error: subprocess-exited-with-error\n";
         assert_eq!(cause(log), tool("cargo"));
         // The same maturin message for another failure of `cargo metadata` is not a
         // missing cargo.
