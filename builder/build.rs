@@ -27,6 +27,7 @@ const PACKAGING: &[&str] = &[
 /// Code that decides a verdict from an installed package.
 const JUDGING: &[&str] = &[
     "src/build/judge.rs",
+    "src/diagnose.rs",
     "src/testing.rs",
     "src/verdict.rs",
     "../interpreter/src/extensions.rs",

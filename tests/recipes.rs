@@ -312,36 +312,6 @@ fn a_zip_group_broken_by_an_override_is_a_located_error_not_a_panic() {
     );
 }
 
-/// The free-threaded CPython 3.14 packages (`python`, `python_abi`) of the shared test
-/// channel. An entry point needs an interpreter, not this commit's build of it: packages
-/// the channel already holds are used, and the interpreters are built only when there
-/// are none.
-fn cp314t_interpreter_packages() -> Vec<PathBuf> {
-    let find = |channel: &Path| -> Option<Vec<PathBuf>> {
-        let pick = |subdir: &str, start: &str, end: &str| {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().unwrap().to_string_lossy();
-                    name.starts_with(start) && name.ends_with(end)
-                })
-                .collect();
-            found.sort();
-            found.pop()
-        };
-        Some(vec![
-            pick("linux-64", "python-3.14.", "_cp314t.conda")?,
-            pick("noarch", "python_abi-3.14-", "_cp314t.conda")?,
-        ])
-    };
-    let shared = test_cache().join("channel-main");
-    find(&shared).unwrap_or_else(|| {
-        let built = interpreter_channel();
-        find(&built).expect("the interpreter build publishes cp314t packages")
-    })
-}
-
 #[test]
 fn an_entry_point_of_a_noarch_recipe_is_a_command_once_installed() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod check;
 pub mod depends;
+pub mod diagnose;
 pub mod env;
 pub mod generate;
 pub mod job;

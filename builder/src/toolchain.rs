@@ -1,8 +1,9 @@
 //! Build requirements made real: every entry of `requirements.build` is resolved, before
 //! anything is fetched or built, to a package of the channel (installed into the
 //! build's prefix) or — explicitly, by the table below — to programs of the machine
-//! found on PATH, whose `--version` is recorded. Anything else is an error at the
-//! requirement's line. docs/recipes.md shows the same table.
+//! found on PATH (or, for rustup's and cargo's programs, in `$CARGO_HOME/bin`), whose
+//! `--version` is recorded. Anything else is an error at the requirement's line.
+//! docs/recipes.md shows the same table.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,6 +99,16 @@ pub const COMPILERS: &[MachineTool] = &[
 
 /// Build tools, named as conda-forge names their packages.
 pub const TOOLS: &[MachineTool] = &[
+    MachineTool {
+        name: "rust",
+        programs: &[&["cargo"], &["rustc"]],
+        install: "cargo and rustc (rustup, or the `cargo` package)",
+    },
+    MachineTool {
+        name: "cargo",
+        programs: &[&["cargo"], &["rustc"]],
+        install: "cargo and rustc (rustup, or the `cargo` package)",
+    },
     MachineTool {
         name: "c-compiler",
         programs: &[&["cc", "gcc"]],
@@ -226,8 +237,11 @@ pub fn resolve(
     rendered: &RenderedRecipe,
     channel_records: &[RepoDataRecord],
 ) -> Result<Vec<ResolvedTool>, RecipeError> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    let dirs = search_dirs(
+        std::env::var_os("PATH"),
+        std::env::var_os("CARGO_HOME"),
+        std::env::var_os("HOME"),
+    );
     let mut tools: Vec<ResolvedTool> = Vec::new();
     for output in rendered.outputs.iter().filter(|o| !o.skipped) {
         for (i, requirement) in output.requirements.build.iter().enumerate() {
@@ -291,6 +305,50 @@ pub fn resolve(
         }
     }
     Ok(tools)
+}
+
+/// Where machine programs are looked for: PATH's directories, then cargo's `bin`
+/// directory (`$CARGO_HOME/bin`, else `$HOME/.cargo/bin`), where rustup and cargo
+/// install `cargo` and `rustc` but which a non-login shell's PATH often lacks.
+fn search_dirs(
+    path: Option<std::ffi::OsString>,
+    cargo_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = path
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    let cargo_home = cargo_home
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            home.filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".cargo"))
+        });
+    if let Some(bin) = cargo_home.map(|c| c.join("bin")) {
+        if !dirs.contains(&bin) {
+            dirs.push(bin);
+        }
+    }
+    dirs
+}
+
+/// The directories of the machine programs among `tools` that `path` (a PATH value)
+/// does not name, for the build script's PATH: a program ftforge resolved must be the
+/// one the build runs.
+pub fn program_dirs_off_path(tools: &[ResolvedTool], path: &std::ffi::OsStr) -> Vec<PathBuf> {
+    let on_path: Vec<PathBuf> = std::env::split_paths(path).collect();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for tool in tools {
+        if let ToolSource::Machine { programs } = &tool.source {
+            for dir in programs.iter().filter_map(|p| p.path.parent()) {
+                if !on_path.iter().any(|d| d == dir) && !out.iter().any(|d| d == dir) {
+                    out.push(dir.to_path_buf());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The channel packages among `tools` (with their dependencies), to install into the
@@ -451,5 +509,72 @@ mod tests {
         assert!(machine_tool("gxx").is_none());
         assert_eq!(machine_tool("ninja").unwrap().install, "ninja-build");
         assert!(machine_tool("nonexistent-tool-xyz").is_none());
+        // conda-forge's `rust` package (and a bare `cargo`) are the machine's cargo and
+        // rustc, as `compiler('rust')` is.
+        let rust = format!("rust_{}", target_platform());
+        for name in [rust.as_str(), "rust", "cargo"] {
+            assert_eq!(
+                machine_tool(name).unwrap().programs,
+                &[&["cargo"][..], &["rustc"][..]],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn cargo_bin_is_searched_after_path() {
+        let dirs = search_dirs(
+            Some("/usr/local/bin:/usr/bin".into()),
+            None,
+            Some("/home/u".into()),
+        );
+        assert_eq!(
+            dirs,
+            [
+                PathBuf::from("/usr/local/bin"),
+                PathBuf::from("/usr/bin"),
+                PathBuf::from("/home/u/.cargo/bin")
+            ]
+        );
+        // CARGO_HOME wins over HOME; a directory already on PATH is not repeated.
+        let dirs = search_dirs(
+            Some("/opt/cargo/bin:/usr/bin".into()),
+            Some("/opt/cargo".into()),
+            Some("/home/u".into()),
+        );
+        assert_eq!(
+            dirs,
+            [PathBuf::from("/opt/cargo/bin"), PathBuf::from("/usr/bin")]
+        );
+        assert_eq!(search_dirs(None, None, None), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn programs_off_path_are_added_to_the_scripts_path() {
+        let machine = |paths: &[&str]| ResolvedTool {
+            requirement: "x".into(),
+            source: ToolSource::Machine {
+                programs: paths
+                    .iter()
+                    .map(|p| Program {
+                        name: "p".into(),
+                        path: PathBuf::from(p),
+                        version: "p 1.0".into(),
+                    })
+                    .collect(),
+            },
+        };
+        let tools = [
+            machine(&["/usr/bin/cc"]),
+            machine(&["/home/u/.cargo/bin/cargo", "/home/u/.cargo/bin/rustc"]),
+        ];
+        assert_eq!(
+            program_dirs_off_path(&tools, std::ffi::OsStr::new("/usr/local/bin:/usr/bin")),
+            [PathBuf::from("/home/u/.cargo/bin")]
+        );
+        assert!(
+            program_dirs_off_path(&tools, std::ffi::OsStr::new("/home/u/.cargo/bin:/usr/bin"))
+                .is_empty()
+        );
     }
 }

@@ -257,3 +257,33 @@ pub fn interpreter_channel_copy(dir: &Path) -> PathBuf {
     assert!(out.status.success(), "cp -a failed: {}", text(&out.stderr));
     copy
 }
+
+/// The free-threaded CPython 3.14 packages (`python`, `python_abi`) of the shared test
+/// channel, for tests that need an interpreter but not this commit's build of it:
+/// packages the channel already holds are used (so a change to the packaging code does
+/// not rebuild them), and the interpreters are built only when there are none.
+pub fn cp314t_interpreter_packages() -> Vec<PathBuf> {
+    let find = |channel: &Path| -> Option<Vec<PathBuf>> {
+        let pick = |subdir: &str, start: &str, end: &str| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.starts_with(start) && name.ends_with(end)
+                })
+                .collect();
+            found.sort();
+            found.pop()
+        };
+        Some(vec![
+            pick("linux-64", "python-3.14.", "_cp314t.conda")?,
+            pick("noarch", "python_abi-3.14-", "_cp314t.conda")?,
+        ])
+    };
+    let shared = test_cache().join("channel-main");
+    find(&shared).unwrap_or_else(|| {
+        let built = interpreter_channel();
+        find(&built).expect("the interpreter build publishes cp314t packages")
+    })
+}

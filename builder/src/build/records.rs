@@ -36,8 +36,8 @@ pub fn compat_record(
     }
 }
 
-/// The evidence of a build that failed: the error, its causes and the failing
-/// command's log (docs/compat.md).
+/// The evidence of a build that failed: the error, its causes, the failing command's
+/// log and what the log says the build lacked (docs/compat.md).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FailureEvidence {
     #[serde(with = "ftforge_channels::abi_tag::column")]
@@ -50,6 +50,10 @@ pub struct FailureEvidence {
     /// Its last lines.
     pub log_tail: String,
     pub seconds: f64,
+    /// What the build lacked, read from the log (`kind` `other` when nothing known was
+    /// found; records made before the diagnosis existed read as `other`).
+    #[serde(default)]
+    pub diagnosis: crate::diagnose::Diagnosis,
 }
 
 /// The verdict of a build that failed for reasons of the package itself (it did not
@@ -65,6 +69,10 @@ pub fn failure_record(job: &Job, error: &BuildError, seconds: f64) -> Option<Com
         return None;
     }
     let output = job.outputs().find(|o| !o.is_interpreter())?;
+    let diagnosis = error
+        .log_tail()
+        .map(|(log, tail)| crate::diagnose::diagnose_file(log, tail))
+        .unwrap_or_default();
     let (log, log_tail) = error
         .log_tail()
         .map(|(l, t)| (Some(l.to_path_buf()), t.to_string()))
@@ -78,12 +86,15 @@ pub fn failure_record(job: &Job, error: &BuildError, seconds: f64) -> Option<Com
         log,
         log_tail,
         seconds,
+        diagnosis,
     };
-    let evidence = serde_json::to_value(evidence).unwrap_or_default();
-    let reason = match error {
+    let what = match error {
         BuildError::Script { source, .. } => format!("{} failed ({})", source.what, source.status),
         other => other.to_string(),
     };
+    // The reason names what was missing (`…: missing C header lber.h (install …)`).
+    let reason = evidence.diagnosis.reason(&what);
+    let evidence = serde_json::to_value(evidence).unwrap_or_default();
     Some(compat_record(
         output,
         job.abi.as_ref(),

@@ -107,8 +107,15 @@ fn script_command(
     let settings = ws.settings;
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg("-e").arg(&script_path).current_dir(&ws.src);
-    let path = std::env::var("PATH").unwrap_or_default();
-    cmd.env("PATH", format!("{}:{path}", prefix.join("bin").display()))
+    // The host prefix first, then the directories of machine tools ftforge resolved off
+    // PATH (cargo in `~/.cargo/bin`), then PATH.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(prefix.join("bin"))
+        .chain(crate::toolchain::program_dirs_off_path(&ws.tools, &path))
+        .chain(std::env::split_paths(&path));
+    let path = std::env::join_paths(dirs)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    cmd.env("PATH", path)
         .env("PREFIX", prefix)
         .env("BUILD_PREFIX", prefix)
         .env("SRC_DIR", &ws.src)
@@ -127,6 +134,16 @@ fn script_command(
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_WARN_SCRIPT_LOCATION", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        // cargo (maturin, setuptools-rust): the build's own target directory inside its
+        // sources (where cargo puts it by default, whatever the caller's environment or
+        // cargo config say), and the job's share of the cores. CARGO_HOME, the registry
+        // and network settings stay the machine's. maturin must use the cargo ftforge
+        // resolved and recorded, not download a toolchain of its own when none is on
+        // PATH (puccinialin).
+        .env("CARGO_TARGET_DIR", ws.src.join("target"))
+        .env("CARGO_BUILD_JOBS", settings.cpu_count.to_string())
+        .env("CARGO_TERM_COLOR", "never")
+        .env("MATURIN_NO_INSTALL_RUST", "1")
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
         .env_remove("CONDA_PREFIX")
