@@ -90,6 +90,14 @@ fn check_answers_for_a_stack_names_the_dependency_and_reuses_verdicts() {
         "jsonschema, attrs and pyrsistent were built: {report:#}"
     );
 
+    // The dependency asked for directly: the answer does not say "required by".
+    let (code, stdout, _) = check(&channel, &["pyrsistent==0.20.0", "--python", "3.14t"]);
+    assert_eq!(code, 3, "{stdout}");
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        "3.14t: the GIL turns back on — pyrsistent 0.20.0 (pvectorc)"
+    );
+
     // Asked again (from a requirements file), nothing is built and the answer stands.
     let reqs = tmp.path().join("requirements.txt");
     std::fs::write(
@@ -166,5 +174,44 @@ fn history_finds_the_release_since_which_the_gil_stays_off() {
         stdout.lines().next().unwrap(),
         "3.14t: the GIL turns back on — pyyaml 6.0.2 (yaml._yaml); pyyaml 6.0.3 and later keep it off",
         "{stdout}"
+    );
+}
+
+/// The catalog's smoke subset (recipes/catalog/smoke.txt: newest releases, so only the
+/// shape of the answer is fixed): every package gets a verdict on both interpreters.
+#[test]
+fn the_catalog_smoke_subset_gets_an_answer_for_every_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = interpreter_channel_copy(tmp.path());
+    let list = repo_root().join("recipes/catalog/smoke.txt");
+    let (code, report, stderr) = json(
+        &channel,
+        &[
+            "-r",
+            list.to_str().unwrap(),
+            "--python",
+            "3.14t",
+            "--python",
+            "3.14",
+        ],
+    );
+    assert!(code == 0 || code == 3, "{report:#}\n{stderr}");
+    assert_eq!(report["targets"].as_array().unwrap().len(), 2);
+    for target in report["targets"].as_array().unwrap() {
+        let python = target["python"].as_str().unwrap();
+        assert!(
+            target["answer"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{python}: ")),
+            "{target:#}"
+        );
+        for p in target["packages"].as_array().unwrap() {
+            assert!(p["verdict"].is_string(), "{python}: no verdict for {p:#}");
+        }
+    }
+    assert!(
+        report["unresolved"].as_array().unwrap().is_empty(),
+        "{report:#}"
     );
 }

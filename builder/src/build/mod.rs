@@ -18,7 +18,7 @@ use rattler_conda_types::RepoDataRecord;
 pub use key::{
     build_key, cached_failure, remember_failure, reusable_report, JUDGING_DIGEST, PACKAGING_DIGEST,
 };
-pub use records::{blocked_record, compat_record, failure_record, skipped_record};
+pub use records::{blocked_record, compat_record, failure_record, skipped_record, FailureEvidence};
 pub use scripts::PLACEHOLDER_LEN;
 
 use crate::env;
@@ -122,6 +122,23 @@ impl BuildError {
             self,
             BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. }
         )
+    }
+
+    /// The job (`name version abi`) the error stopped, when it belongs to one.
+    pub fn job(&self) -> Option<&str> {
+        match self {
+            BuildError::Source { job, .. }
+            | BuildError::Script { job, .. }
+            | BuildError::Package { job, .. }
+            | BuildError::Install { job, .. }
+            | BuildError::MissingInterpreter { job, .. }
+            | BuildError::Tests { job, .. }
+            | BuildError::Channel { job, .. }
+            | BuildError::WorkDirTooLong { job, .. }
+            | BuildError::Stress { job, .. }
+            | BuildError::Env { job, .. } => Some(job),
+            BuildError::Recipe(_) | BuildError::Cycle { .. } | BuildError::Io { .. } => None,
+        }
     }
 
     /// The log file and its last lines, when a command failed.

@@ -294,12 +294,11 @@ fn target_answer(
                 u.requirement, u.error
             ),
             (None, None) => {
-                let job = format!("{}-{}", member.name, member.version);
+                let job = format!("{} {} {abi}", member.name, member.version);
                 tool_errors
                     .iter()
-                    .map(|e| e.to_string())
-                    .find(|e| e.contains(&job) || e.contains(&member.name))
-                    .map(|e| format!("not built: {e}"))
+                    .find(|e| e.job() == Some(job.as_str()))
+                    .map(|e| format!("not built: {}", crate::source::root_cause(e)))
                     .unwrap_or_else(|| "not built (see the errors above)".into())
             }
         };

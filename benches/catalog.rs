@@ -1,0 +1,180 @@
+//! The catalog on this machine: `ftforge check -r recipes/catalog/compiled-top.txt
+//! --python 3.14t --python 3.14` into a channel that starts with only the interpreters,
+//! then the figures: packages, verdicts per interpreter, builds, failures by cause and
+//! wall time; then the same check again (everything reused). Run: `cargo bench --bench
+//! catalog` (hours on 2 cores: the list holds numpy, pandas, scipy, grpcio, …).
+//! `FTFORGE_CATALOG` names another list (e.g. recipes/catalog/smoke.txt) and
+//! `FTFORGE_CATALOG_CHANNEL` a channel to keep (and resume) between runs.
+
+#[path = "support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ftforge_builder::build::FailureEvidence;
+use ftforge_channels::{Channel, Verdict};
+use ftforge_interpreter::PythonAbi;
+use serde::Deserialize;
+use support::*;
+
+/// The fields of `ftforge check --json` (docs/check.md, schema 1) the figures use.
+#[derive(Deserialize)]
+struct Report {
+    schema_version: u32,
+    targets: Vec<Target>,
+    unresolved: Vec<serde_json::Value>,
+    built: usize,
+    reused: usize,
+    exit_code: u8,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    python: String,
+    #[serde(with = "ftforge_channels::abi_tag")]
+    abi: PythonAbi,
+    answer: String,
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: String,
+    verdict: Option<Verdict>,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let list = std::env::var_os("FTFORGE_CATALOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("recipes/catalog/compiled-top.txt"));
+    let keep = std::env::var_os("FTFORGE_CATALOG_CHANNEL").map(PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = keep.unwrap_or_else(|| tmp.path().join("channel"));
+    if !channel.join("compat.json").is_file() {
+        // The interpreters only: the shared test channel's python packages.
+        let out = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(test_channel())
+            .arg(&channel)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let compat = Channel::new(&channel).compat_path();
+        let mut data = Channel::new(&channel).read_compat().unwrap();
+        data.records.clear();
+        std::fs::write(&compat, serde_json::to_vec_pretty(&data).unwrap()).unwrap();
+    }
+    let run = || {
+        let started = Instant::now();
+        let out = ftforge()
+            .args([
+                "check", "--json", "--python", "3.14t", "--python", "3.14", "-r",
+            ])
+            .arg(&list)
+            .arg("--channel")
+            .arg(&channel)
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        let wall = started.elapsed().as_secs_f64();
+        let report: Report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "check printed no report ({e}):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(report.schema_version, 1);
+        (report, wall)
+    };
+    let (report, wall) = run();
+    let compat = Channel::new(&channel).read_compat().unwrap();
+
+    println!("catalog: {}", list.display());
+    for target in &report.targets {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &target.packages {
+            let key = p
+                .verdict
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "no verdict".into());
+            *counts.entry(key).or_default() += 1;
+        }
+        println!(
+            "{}: {} packages (closure) — {}",
+            target.python,
+            target.packages.len(),
+            counts
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("  {}", target.answer.chars().take(300).collect::<String>());
+    }
+    // Failures by cause: build failures by what the log says was missing; the other
+    // failing verdicts by verdict.
+    let mut causes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for target in &report.targets {
+        for p in &target.packages {
+            let Some(verdict) = p.verdict else {
+                continue;
+            };
+            if verdict.is_gil_free() || verdict == Verdict::Ok {
+                continue;
+            }
+            let record = compat.get(&p.name, &p.version, Some(&target.abi));
+            let cause = match (verdict, record) {
+                (Verdict::BuildFailed, Some(r)) => {
+                    match serde_json::from_value::<FailureEvidence>(r.evidence.clone()) {
+                        Ok(evidence) => {
+                            format!("build-failed: {}", evidence.diagnosis.cause.kind())
+                        }
+                        Err(_) => "build-failed: unknown".into(),
+                    }
+                }
+                (v, _) => v.to_string(),
+            };
+            causes
+                .entry(cause)
+                .or_default()
+                .push(format!("{} {} ({})", p.name, p.version, target.python));
+        }
+    }
+    println!("failures by cause:");
+    for (cause, packages) in &causes {
+        println!(
+            "  {cause:<40} {:>3}  {}",
+            packages.len(),
+            packages.join(", ")
+        );
+    }
+    println!(
+        "unresolved requirements: {} · verdicts built: {} · reused: {} · exit {}",
+        report.unresolved.len(),
+        report.built,
+        report.reused,
+        report.exit_code
+    );
+    println!("wall time: {wall:.0} s on {} cores", cores());
+    let (again, noop) = run();
+    println!(
+        "second check: {noop:.1} s, {} built, {} reused",
+        again.built, again.reused
+    );
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
