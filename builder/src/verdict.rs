@@ -105,6 +105,10 @@ pub struct Evidence {
     /// of its optional parts, not a failed import (docs/compat.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extras: Vec<String>,
+    /// Shared objects in site-packages that are not extension modules (no
+    /// `PyInit_…` export): libraries the package loads with ctypes or cffi; not imported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_libraries: Vec<String>,
     /// The judging code's digest (`FTFORGE_JUDGING_DIGEST`): a verdict judged by other
     /// code is judged again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +198,7 @@ pub async fn assess(
         subinterpreters,
         extras: extras.to_vec(),
         judged_with: None,
+        shared_libraries: Vec::new(),
         left_to_pip: Vec::new(),
     };
     let (verdict, reason) = decide(&evidence);
@@ -558,6 +563,7 @@ mod tests {
             subinterpreters: None,
             extras: Vec::new(),
             judged_with: None,
+            shared_libraries: Vec::new(),
             left_to_pip: Vec::new(),
         }
     }
@@ -585,6 +591,7 @@ mod tests {
             subinterpreters: None,
             extras: vec!["cffi".into()],
             judged_with: None,
+            shared_libraries: Vec::new(),
             left_to_pip: Vec::new(),
         };
         let (verdict, reason) = decide(&evidence);
@@ -675,6 +682,7 @@ mod tests {
             })),
             extras: Vec::new(),
             judged_with: None,
+            shared_libraries: Vec::new(),
             left_to_pip: vec![LeftToPip {
                 name: "pip".into(),
                 spec: "pip".into(),

@@ -49,6 +49,21 @@ pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModu
     })
 }
 
+/// Whether the shared object at `path` exports `PyInit_<last part of module>`, which
+/// CPython needs to load it as an extension module. Other `.so` files in site-packages
+/// are libraries loaded with ctypes or cffi (pycryptodome's `Crypto/Cipher/_ARC4*.so`).
+/// `None` when the file cannot be read as an object file.
+pub fn defines_module_init(path: &std::path::Path, module: &str) -> Option<bool> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let wanted = format!("PyInit_{}", module.rsplit('.').next()?);
+    Some(
+        file.dynamic_symbols()
+            .any(|s| s.is_definition() && s.name() == Ok(wanted.as_str())),
+    )
+}
+
 /// The extension modules among `files` (paths relative to the prefix, e.g. a package's
 /// file list) that lie under `site_packages`.
 pub fn extension_modules<'a>(
@@ -308,6 +323,28 @@ mod tests {
             .collect();
         assert_eq!(names, ["_cffi_backend", "yaml._yaml"]);
         assert!(installed_extension_modules(&env.path().join("missing")).is_empty());
+    }
+
+    /// A real extension module of the machine's Python exports its init function; a
+    /// real shared library beside it does not.
+    #[test]
+    fn module_init_export_tells_modules_from_libraries() {
+        let find = "import glob, os, sysconfig; d = os.path.join(sysconfig.get_path('platstdlib'), 'lib-dynload'); print(sorted(glob.glob(d + '/*.so'))[0])";
+        let out = std::process::Command::new("python3")
+            .args(["-c", find])
+            .output()
+            .expect("python3 runs");
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(path.ends_with(".so"), "no lib-dynload module here: {path}");
+        let path = std::path::Path::new(&path);
+        let stem = path.file_name().unwrap().to_string_lossy();
+        let name = stem.split('.').next().unwrap();
+        assert_eq!(defines_module_init(path, name), Some(true), "{path:?}");
+        assert_eq!(defines_module_init(path, "pkg._other"), Some(false));
+        assert_eq!(
+            defines_module_init(std::path::Path::new("/nonexistent.so"), "x"),
+            None
+        );
     }
 
     #[test]

@@ -150,12 +150,21 @@ pub(crate) async fn judge_output(
     }
     if let (true, Some(abi)) = (judged, abi) {
         let files = installed_files(&test_env, record)?;
-        let modules = verdict::modules_of(&files, &abi);
+        // Shared objects without a module init function are libraries, not modules.
+        let (modules, libraries): (Vec<_>, Vec<_>) = verdict::modules_of(&files, &abi)
+            .into_iter()
+            .partition(|m| {
+                ftforge_interpreter::extensions::defines_module_init(
+                    &test_env.join(&m.path),
+                    &m.name,
+                ) != Some(false)
+            });
         let extras = verdict::declared_extras(&test_env, &files);
         let mut a =
             verdict::assess(&abi, &test_env, &modules, &result.tests, &extras, stress).await;
         a.evidence.left_to_pip = left_to_pip.to_vec();
         a.evidence.judged_with = Some(JUDGING_DIGEST.into());
+        a.evidence.shared_libraries = libraries.into_iter().map(|m| m.path).collect();
         let evidence = a.evidence.to_value();
         result.compat = Some(compat_record(
             output,

@@ -118,24 +118,12 @@ pub async fn check(
             .find(|(i, _)| i == m)
             .expect("loaded above")
             .1;
-        pairs.extend(
-            recipe
-                .variant_combinations()
-                .into_iter()
-                .filter(|v| selects(abi).accepts(v))
-                .map(|v| (recipe, v)),
-        );
+        pairs.extend(variants_for(recipe, abi));
     }
     let interpreter = interpreters_missing(request, settings, &wanted)?;
     if let Some((recipe, abis)) = &interpreter {
         for abi in abis {
-            pairs.extend(
-                recipe
-                    .variant_combinations()
-                    .into_iter()
-                    .filter(|v| selects(abi).accepts(v))
-                    .map(|v| (recipe, v)),
-            );
+            pairs.extend(variants_for(recipe, abi));
         }
     }
 
@@ -207,6 +195,17 @@ pub fn exit_code(outcomes: impl Iterator<Item = Outcome>) -> u8 {
             (1, _) | (_, 1) => 1,
             _ => 0,
         })
+}
+
+/// The (recipe, variant) jobs of `recipe` for the interpreter `abi`.
+fn variants_for<'r>(recipe: &'r Recipe, abi: &PythonAbi) -> Vec<(&'r Recipe, Variant)> {
+    let filter = selects(abi);
+    recipe
+        .variant_combinations()
+        .into_iter()
+        .filter(|v| filter.accepts(v))
+        .map(|v| (recipe, v))
+        .collect()
 }
 
 /// The variant filter of one interpreter.

@@ -510,6 +510,24 @@ pub fn import_names(
             .filter(|n| valid(n))
             .map(String::from)
             .collect();
+        // top_level.txt also lists modules generated at build time (pynacl's cffi-made
+        // `_sodium`, which lands inside `nacl/`): keep the names with Python sources in
+        // the sdist; the judge imports every extension module the package installs.
+        let has_source = |name: &String| {
+            std::iter::once("").chain(SOURCE_ROOTS).any(|root| {
+                let at = |rest: String| {
+                    let path = if root.is_empty() {
+                        rest
+                    } else {
+                        format!("{root}/{rest}")
+                    };
+                    sdist.files.contains(&path)
+                };
+                at(format!("{name}/__init__.py")) || at(format!("{name}.py"))
+            })
+        };
+        let sourced: BTreeSet<String> = names.iter().filter(|n| has_source(n)).cloned().collect();
+        let names = if sourced.is_empty() { names } else { sourced };
         if !names.is_empty() {
             return (names.into_iter().collect(), ImportsSource::TopLevelTxt);
         }
@@ -728,6 +746,12 @@ mod tests {
             "src/idna.egg-info/top_level.txt".into(),
             "idna\n_idna_speed\n".into(),
         );
+        // `_idna_speed` has no Python source: made at build time, left to the judge.
+        assert_eq!(
+            import_names(&sdist, &none, "idna"),
+            (vec!["idna".to_string()], ImportsSource::TopLevelTxt)
+        );
+        sdist.files.push("src/_idna_speed.py".into());
         assert_eq!(
             import_names(&sdist, &none, "idna").0,
             vec!["_idna_speed".to_string(), "idna".to_string()]
