@@ -326,6 +326,17 @@ fn uploads_need_the_token_are_verified_and_a_refused_one_changes_nothing() {
         413,
         "20000 bytes",
     );
+    // Without a Content-Length (chunked), the limit is enforced while receiving.
+    refuse(
+        put(
+            &format!("{}/noarch/big-1.0-0.conda", server.url),
+            &big,
+            Some(token),
+            &["-H", "Transfer-Encoding: chunked"],
+        ),
+        413,
+        "20000 bytes",
+    );
 
     // Tampered: one byte of the compressed payload flipped.
     let tampered_dir = dir.path().join("tampered");
