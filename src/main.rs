@@ -38,7 +38,7 @@ enum Command {
     /// Manage the download cache (files are kept by sha256)
     #[command(subcommand)]
     Source(source::SourceCommand),
-    /// Publish .conda files into a channel directory
+    /// Publish .conda files into a channel directory or to a channel server
     Publish(publish::PublishArgs),
     /// Rebuild a channel's repodata.json from the package files it holds
     Index(index::IndexArgs),
@@ -46,7 +46,7 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Create an environment from channels, or add to one (it keeps what it holds)
     Install(install::InstallArgs),
-    /// Serve a channel directory over HTTP on 127.0.0.1
+    /// Serve a channel over HTTP (127.0.0.1 by default), with authenticated uploads
     Serve(serve::ServeArgs),
     /// Show which packages keep the GIL off, per interpreter variant, with the evidence
     Matrix(matrix::MatrixArgs),
@@ -97,7 +97,7 @@ async fn run(command: Command) -> miette::Result<ExitCode> {
         Command::Check(args) => check::exec(args).await,
         Command::Plan(args) => plan::exec(args),
         Command::Source(command) => source::exec(command),
-        Command::Publish(args) => publish::exec(args),
+        Command::Publish(args) => publish::exec(args).await,
         Command::Install(args) => install::exec(args).await,
         Command::Matrix(args) => matrix::exec(args).await,
         Command::Probe(args) => probe::exec(args).await,

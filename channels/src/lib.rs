@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod publish;
 pub mod serve;
 pub mod transaction;
+pub mod upload;
 
 /// The platform subdir of this machine (`linux-64`).
 pub fn platform() -> &'static str {

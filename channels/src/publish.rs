@@ -11,7 +11,7 @@ use rattler_digest::{compute_file_digest, Md5, Sha256};
 use crate::layout::{io_err, Channel, ChannelError};
 
 /// What happened to one package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PublishOutcome {
     Added,
@@ -38,7 +38,7 @@ impl std::fmt::Display for PublishOutcome {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Published {
     pub filename: String,
     pub subdir: String,
@@ -212,7 +212,8 @@ impl Channel {
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| name == "noarch" || name.contains('-'))
+            // Not hidden ones: `.ftforge-uploads` (the server's incoming files) is no subdir.
+            .filter(|name| !name.starts_with('.') && (name == "noarch" || name.contains('-')))
             .collect();
         if !subdirs.iter().any(|s| s == "noarch") {
             subdirs.push("noarch".into());
