@@ -117,18 +117,11 @@ fn environment_semantics_and_cpython_test_os_are_unchanged() {
     );
     assert!(with.contains("set after clearenv 'yes'"), "{with}");
 
-    // CPython's own environment tests, from the source tree the interpreter was built from.
-    let work = test_cache().join("work");
-    let src = std::fs::read_dir(&work)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("src/Lib"))
-        .find(|p| {
-            p.to_string_lossy().contains("python-3.14.7")
-                && p.to_string_lossy().contains("cp314t")
-                && p.join("test/test_os.py").is_file()
-        })
-        .expect("the 3.14t build's source tree in the test cache");
+    // CPython's own environment tests, from the source tarball the interpreter was built
+    // from (the download cache keeps it by the sha256 recipes/python pins; a build's
+    // work directory does not outlive a later re-judging of the same package).
+    let lib = tempfile::tempdir().unwrap();
+    let src = cpython_lib(lib.path());
     let tests = [
         "test.test_os.EnvironTests",
         "test.test_os.ExecTests",
@@ -163,4 +156,37 @@ fn five_runs_of_sixty_seconds_on_both_free_threaded_interpreters() {
             assert!(survived, "{version}t run {run_index} crashed: {signal:?}");
         }
     }
+}
+
+/// `Lib/` of CPython 3.14.7's source tarball from the download cache, extracted into
+/// `dir` (the tarball is the one `recipes/python/recipe.yaml` pins for 3.14.7).
+fn cpython_lib(dir: &Path) -> PathBuf {
+    let recipe = std::fs::read_to_string(repo_root().join("recipes/python/recipe.yaml")).unwrap();
+    let pinned: Vec<&str> = recipe
+        .split("version == \"3.14.7\"")
+        .nth(1)
+        .expect("recipes/python pins 3.14.7")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("sha256:"))
+        .map(str::trim)
+        .take(1)
+        .collect();
+    let tarball = pinned
+        .iter()
+        .map(|sha| test_cache().join("sources").join(sha))
+        .find(|p| p.is_file())
+        .expect("the 3.14.7 tarball in the download cache (the interpreter build fetched it)");
+    let out = run(Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir)
+        .args(["--wildcards", "*/Lib/*"]));
+    assert!(out.status.success(), "tar: {}", text(&out.stderr));
+    let top = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("Python-3.14.7"))
+        .expect("Python-3.14.7/ in the tarball");
+    top.path().join("Lib")
 }

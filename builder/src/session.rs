@@ -279,7 +279,7 @@ pub async fn build_all(
                 Ok(plan) => plan,
                 Err(error) => {
                     finish(&mut state, State::Failed);
-                    reporter.finished(&job.name, false, "failed");
+                    reporter.finished(&job.name, false, &tool_error_summary(&error));
                     outcome.tool_errors.push(error);
                     continue;
                 }
@@ -381,7 +381,7 @@ pub async fn build_all(
                         outcome.package_failures.push(error);
                     }
                     None => {
-                        reporter.finished(&job.name, false, "failed");
+                        reporter.finished(&job.name, false, &tool_error_summary(&error));
                         outcome.tool_errors.push(error);
                     }
                 }
@@ -501,4 +501,10 @@ mod tests {
         let acyclic = vec![node(0, vec![]), node(1, vec![0]), node(2, vec![0, 1])];
         assert_eq!(find_cycle(&acyclic), None);
     }
+}
+
+/// What a job that stopped on an error of ftforge or its inputs shows as it ends (the
+/// whole error is printed again at the end of the session): the error, on one line.
+fn tool_error_summary(error: &BuildError) -> String {
+    format!("failed: {}", crate::source::root_cause(error))
 }
