@@ -137,19 +137,8 @@ fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
 #[test]
 fn tampered_packages_unsafe_archives_and_malformed_repodata_are_refused() {
     let dir = tempfile::tempdir().unwrap();
+    let (_, channel) = hello_channel(dir.path());
     let pkgs = dir.path().join("pkgs");
-    std::fs::create_dir(&pkgs).unwrap();
-    let good = make_package(
-        &pkgs,
-        "hello",
-        "1.0",
-        "0",
-        "noarch",
-        &[("share/hello.txt", "hi")],
-    );
-    let channel = dir.path().join("channel");
-    let out = run(ftforge().arg("publish").arg(&good).arg("-c").arg(&channel));
-    assert!(out.status.success(), "{}", text(&out.stderr));
 
     // Tampered after indexing: same size, one byte changed.
     let published = channel.join("noarch/hello-1.0-0.conda");

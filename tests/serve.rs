@@ -141,19 +141,7 @@ fn noise(len: usize) -> String {
 #[test]
 fn static_files_answer_conditional_gets_and_nothing_outside_the_channel() {
     let dir = tempfile::tempdir().unwrap();
-    let pkgs = dir.path().join("pkgs");
-    std::fs::create_dir(&pkgs).unwrap();
-    let hello = make_package(
-        &pkgs,
-        "hello",
-        "1.0",
-        "0",
-        "noarch",
-        &[("share/hello.txt", "hi")],
-    );
-    let channel = dir.path().join("channel");
-    let out = run(ftforge().arg("publish").arg(&hello).arg("-c").arg(&channel));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (hello, channel) = hello_channel(dir.path());
     std::fs::write(dir.path().join("secret"), "outside").unwrap();
     let server = serve_with(&channel, &[]);
     let repodata = format!("{}/noarch/repodata.json", server.url);
@@ -228,19 +216,8 @@ fn static_files_answer_conditional_gets_and_nothing_outside_the_channel() {
 #[test]
 fn uploads_need_the_token_are_verified_and_a_refused_one_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    let (_, channel) = hello_channel(dir.path());
     let pkgs = dir.path().join("pkgs");
-    std::fs::create_dir(&pkgs).unwrap();
-    let hello = make_package(
-        &pkgs,
-        "hello",
-        "1.0",
-        "0",
-        "noarch",
-        &[("share/hello.txt", "hi")],
-    );
-    let channel = dir.path().join("channel");
-    let out = run(ftforge().arg("publish").arg(&hello).arg("-c").arg(&channel));
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let token = "correct-horse-battery-staple";
     let token_path = token_file(dir.path(), token);
 

@@ -287,3 +287,22 @@ pub fn cp314t_interpreter_packages() -> Vec<PathBuf> {
         find(&built).expect("the interpreter build publishes cp314t packages")
     })
 }
+
+/// `dir/channel` with one small noarch package (`hello 1.0`, built into `dir/pkgs`)
+/// published by `ftforge publish`; returns the package file and the channel.
+pub fn hello_channel(dir: &Path) -> (PathBuf, PathBuf) {
+    let pkgs = dir.join("pkgs");
+    std::fs::create_dir(&pkgs).unwrap();
+    let hello = make_package(
+        &pkgs,
+        "hello",
+        "1.0",
+        "0",
+        "noarch",
+        &[("share/hello.txt", "hi")],
+    );
+    let channel = dir.join("channel");
+    let out = run(ftforge().arg("publish").arg(&hello).arg("-c").arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (hello, channel)
+}
