@@ -105,7 +105,7 @@ pub(crate) async fn judge_output(
         .map_err(|e| BuildError::Install {
             job: job.name.clone(),
             what: format!("{} for testing", output.name),
-            message: e.to_string(),
+            message: crate::source::root_cause(&e),
         })?;
     result.tests = testing::run_recipe_tests(
         &output.tests,

@@ -451,7 +451,7 @@ impl<'a> Workspace<'a> {
             .map_err(|e| BuildError::Install {
                 job: job.clone(),
                 what: "the host environment".into(),
-                message: e.to_string(),
+                message: crate::source::root_cause(&e),
             })?;
         }
         Ok(crate::depends::host_packages(&host_records))
@@ -514,7 +514,7 @@ impl<'a> Workspace<'a> {
             .map_err(|e| BuildError::Install {
                 job: self.job.name.clone(),
                 what: "the packages to test".into(),
-                message: e.to_string(),
+                message: crate::source::root_cause(&e),
             })?;
         let available: Vec<RepoDataRecord> = records
             .iter()
