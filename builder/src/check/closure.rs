@@ -183,7 +183,6 @@ pub struct Resolver<'a> {
 /// One requirement waiting to be linked.
 struct Pending {
     requirement: Requirement,
-    text: String,
     requested_by: String,
     from: From,
     applies: Applies,
@@ -245,7 +244,6 @@ impl Resolver<'_> {
             };
             layer.push(Pending {
                 requirement: root.line.requirement.clone(),
-                text: root.line.requirement.to_string(),
                 requested_by: root.line.origin.clone(),
                 from: From::Root(i),
                 applies: applies.clone(),
@@ -293,7 +291,6 @@ impl Resolver<'_> {
                                     match pypi::parse_requirement(&run.requirement) {
                                         Ok(requirement) => next.push(Pending {
                                             requirement,
-                                            text: run.requirement.clone(),
                                             requested_by: format!(
                                                 "{} {}",
                                                 member.name, member.version
@@ -346,7 +343,6 @@ impl Resolver<'_> {
                     From::Root(r) => closure.roots[r].1 = link,
                     From::Member(m) => closure.members[m].links.push(link),
                 }
-                let _ = p.text;
             }
             layer = next;
         }

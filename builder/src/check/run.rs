@@ -335,14 +335,13 @@ fn target_answer(
 fn history(closure: &Closure, compat: &CompatData, targets: &[PythonAbi]) -> Vec<History> {
     let mut out = Vec::new();
     let mut packages: Vec<String> = Vec::new();
-    for (root, link) in &closure.roots {
+    for (_, link) in &closure.roots {
         if let super::closure::Node::Member(m) = link.to {
             let name = &closure.members[m].name;
             if !packages.contains(name) {
                 packages.push(name.clone());
             }
         }
-        let _ = root;
     }
     for package in packages {
         for abi in targets {
