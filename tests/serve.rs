@@ -8,45 +8,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
-
-/// `ftforge serve DIR --port 0 ARGS…`, stopped when dropped; `url` has no trailing `/`.
-struct Server {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_with(dir: &Path, args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ftforge"))
-        .args(["serve", "--port", "0"])
-        .args(args)
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
-    Server {
-        child,
-        url: line.trim().trim_end_matches('/').to_string(),
-    }
-}
 
 /// One HTTP exchange by curl: status, response headers (lower-cased names), body.
 struct Answer {

@@ -282,7 +282,13 @@ fn join(channel: &Url, path: &str) -> Result<Url, UploadError> {
     })
 }
 
-async fn answer(url: &Url, response: reqwest::Response) -> Result<Vec<u8>, UploadError> {
+/// Sends `request` and returns the body of a successful answer; a refusal is
+/// `UploadError::Refused` with the server's words.
+async fn answer(url: &Url, request: reqwest::RequestBuilder) -> Result<Vec<u8>, UploadError> {
+    let response = request.send().await.map_err(|source| UploadError::Http {
+        url: url.clone(),
+        source,
+    })?;
     let status = response.status();
     let body = response.bytes().await.map_err(|source| UploadError::Http {
         url: url.clone(),
@@ -331,7 +337,7 @@ pub async fn upload_package(
             source,
         })?;
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-    let response = client
+    let request = client
         .put(url.clone())
         .header(reqwest::header::AUTHORIZATION, token.bearer())
         .header(SHA256_HEADER, &sha256)
@@ -340,14 +346,8 @@ pub async fn upload_package(
             reqwest::header::CONTENT_LENGTH,
             record.size.unwrap_or_default(),
         )
-        .body(body)
-        .send()
-        .await
-        .map_err(|source| UploadError::Http {
-            url: url.clone(),
-            source,
-        })?;
-    let body = answer(&url, response).await?;
+        .body(body);
+    let body = answer(&url, request).await?;
     serde_json::from_slice(&body).map_err(|source| UploadError::BadAnswer { url, source })
 }
 
@@ -360,17 +360,11 @@ pub async fn upload_compat(
     records: &[CompatRecord],
 ) -> Result<usize, UploadError> {
     let url = join(channel, "ftforge/compat")?;
-    let response = client
+    let request = client
         .post(url.clone())
         .header(reqwest::header::AUTHORIZATION, token.bearer())
-        .json(records)
-        .send()
-        .await
-        .map_err(|source| UploadError::Http {
-            url: url.clone(),
-            source,
-        })?;
-    let body = answer(&url, response).await?;
+        .json(records);
+    let body = answer(&url, request).await?;
     let recorded: CompatRecorded =
         serde_json::from_slice(&body).map_err(|source| UploadError::BadAnswer { url, source })?;
     Ok(recorded.recorded)
@@ -392,18 +386,12 @@ pub async fn upload_stored(
         });
     }
     let url = join(channel, &format!("ftforge/{}/{key}.json", kind.dir()))?;
-    let response = client
+    let request = client
         .put(url.clone())
         .header(reqwest::header::AUTHORIZATION, token.bearer())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(json)
-        .send()
-        .await
-        .map_err(|source| UploadError::Http {
-            url: url.clone(),
-            source,
-        })?;
-    answer(&url, response).await?;
+        .body(json);
+    answer(&url, request).await?;
     Ok(())
 }
 

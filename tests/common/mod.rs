@@ -216,7 +216,7 @@ pub fn make_package_depending(
     path
 }
 
-/// `ftforge serve DIR --port 0`, stopped when dropped.
+/// `ftforge serve DIR --port 0 ARGS…`, stopped when dropped; `url` has no trailing `/`.
 pub struct Served {
     child: std::process::Child,
     pub url: String,
@@ -230,9 +230,14 @@ impl Drop for Served {
 }
 
 pub fn serve(dir: &Path) -> Served {
+    serve_with(dir, &[])
+}
+
+pub fn serve_with(dir: &Path, args: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftforge"))
         .args(["serve", "--port", "0"])
+        .args(args)
         .arg(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -242,6 +247,7 @@ pub fn serve(dir: &Path) -> Served {
     std::io::BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "{line:?}");
     Served {
         child,
         url: line.trim().trim_end_matches('/').to_string(),
