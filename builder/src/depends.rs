@@ -39,6 +39,22 @@ fn spec_name(spec: &str) -> &str {
     spec.split_whitespace().next().unwrap_or_default()
 }
 
+/// A compiled package's `python`: the ABI's minor version (`>=3.14,<3.15.0a0`), or,
+/// built against a release candidate, from that candidate on (`>=3.15.0rc2,<3.16.0a0`):
+/// `3.15.0rc2` sorts before `3.15`, and a release candidate has the final's ABI.
+fn python_pin(abi: &PythonAbi, host: &[HostPackage]) -> String {
+    let prerelease = host
+        .iter()
+        .map(|p| &p.record.package_record)
+        .find(|r| r.name.as_normalized() == "python")
+        .map(|r| r.version.as_str().into_owned())
+        .filter(|v| ftforge_interpreter::abi::is_prerelease(v));
+    match prerelease {
+        Some(version) => abi.python_range_spec_from(&version),
+        None => abi.python_range_spec(),
+    }
+}
+
 /// The `depends` and `constrains` of one output built against `host`.
 pub fn dependencies(
     recipe: &Recipe,
@@ -51,7 +67,7 @@ pub fn dependencies(
     for req in &output.requirements.run {
         let name = spec_name(req);
         match (name, abi, noarch) {
-            ("python", Some(abi), false) => depends.push(abi.python_range_spec()),
+            ("python", Some(abi), false) => depends.push(python_pin(abi, host)),
             _ => depends.push(req.clone()),
         }
     }

@@ -61,9 +61,18 @@ pub struct Solved {
     pub left_to_pip: Vec<LeftToPip>,
 }
 
-/// Every package of a channel directory (its platform subdir and `noarch`), as records
-/// with `file://` URLs.
+/// Every package of a channel directory and of its `python_rc` label (the platform
+/// subdir and `noarch` of each), as records with `file://` URLs. Specs pin the
+/// interpreter, so a release candidate is only taken where a spec asks for it.
 pub fn channel_records(channel: &Channel) -> Result<Vec<RepoDataRecord>, EnvError> {
+    let mut out = Vec::new();
+    for channel in channel.with_prerelease_label() {
+        out.extend(one_channel_records(&channel)?);
+    }
+    Ok(out)
+}
+
+fn one_channel_records(channel: &Channel) -> Result<Vec<RepoDataRecord>, EnvError> {
     let mut out = Vec::new();
     for subdir in [crate::recipe::target_platform(), "noarch"] {
         let repodata = channel

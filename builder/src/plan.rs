@@ -1,8 +1,12 @@
 //! What to build: recipes found under the given paths, and their variants narrowed by
 //! the user's `--variant` / `--python` choices.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use ftforge_interpreter::{abi::is_prerelease, PythonAbi};
+
+use crate::job::variant_abi;
 use crate::recipe::{Recipe, RecipeError};
 use crate::variants::Variant;
 
@@ -11,8 +15,12 @@ use crate::variants::Variant;
 pub struct VariantFilter {
     /// `freethreading` or `gil`.
     pub kind: Option<VariantKind>,
-    /// A version prefix: `3.14` keeps `3.14.7` and `3.14.* *_cp314t`, not `3.140`.
+    /// A version prefix (`3.14` keeps `3.14.7` and `3.14.* *_cp314t`, not `3.140`), or
+    /// one interpreter: `3.15t` / `cp315t`.
     pub python: Vec<String>,
+    /// Without `python`, only variants for these interpreters are built (see
+    /// [`released_interpreters`]); `None` keeps every variant.
+    pub released: Option<BTreeSet<PythonAbi>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,26 +38,77 @@ impl VariantFilter {
                 return false;
             }
         }
-        if !self.python.is_empty() {
-            if let Some(spec) = variant.get_str("python") {
-                let version = spec
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(".*");
-                let matches = |want: &String| {
-                    version == want.as_str()
-                        || version
-                            .strip_prefix(want.as_str())
-                            .is_some_and(|rest| rest.starts_with('.'))
-                };
-                if !self.python.iter().any(matches) {
-                    return false;
-                }
-            }
+        let Some(spec) = variant.get_str("python") else {
+            return true;
+        };
+        let version = spec
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".*");
+        if self.python.is_empty() {
+            // A pre-release interpreter (`3.15.0rc2`), or a variant for an interpreter
+            // that has no final release yet, is built only when `--python` asks for it.
+            let Some(released) = &self.released else {
+                return true;
+            };
+            return !is_prerelease(version)
+                && variant_abi(variant).is_none_or(|abi| released.contains(&abi));
         }
-        true
+        let matches = |want: &String| {
+            if let Some(abi) = one_interpreter(want) {
+                return variant_abi(variant) == Some(abi);
+            }
+            version == want.as_str()
+                || version
+                    .strip_prefix(want.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        self.python.iter().any(matches)
     }
+}
+
+/// `3.15t` or `cp315t` / `cp315`: one interpreter (a bare `3.15` is a version prefix).
+fn one_interpreter(want: &str) -> Option<PythonAbi> {
+    if want.starts_with("cp") {
+        return want.parse().ok();
+    }
+    let version = want.strip_suffix('t')?;
+    PythonAbi::from_version(version, true).ok()
+}
+
+/// The interpreters a build without `--python` targets: every ABI with a final (not
+/// pre-release) interpreter among the shipped python recipe's variants, the selected
+/// recipes' variants, or the channel's `python` packages. Until 3.15.0 final is in one
+/// of them, the 3.15 variants (`3.15.0rc2`, `3.15.* *_cp315t`) are built only when
+/// `--python 3.15` / `3.15t` asks for them.
+pub fn released_interpreters(
+    recipes: &[Recipe],
+    channel: &ftforge_channels::Channel,
+) -> BTreeSet<PythonAbi> {
+    let mut released = BTreeSet::new();
+    let shipped = crate::variants::VariantConfig::shipped_interpreters();
+    let variants = recipes
+        .iter()
+        .flat_map(Recipe::variant_combinations)
+        .chain(shipped.ok().into_iter().flat_map(|c| c.combinations(&[])));
+    for variant in variants {
+        let Some(version) = variant.get_str("python") else {
+            continue;
+        };
+        // An interpreter's own variant is a full version (`3.14.7`), not a range.
+        let full = version.split('.').count() == 3
+            && version.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if full {
+            released.extend(variant_abi(&variant));
+        }
+    }
+    for (abi, version) in channel.interpreters() {
+        if !is_prerelease(&version) {
+            released.insert(abi);
+        }
+    }
+    released
 }
 
 /// Recipes under `paths`: a directory with `recipe.yaml` (or the file itself) is one
@@ -156,6 +215,7 @@ mod tests {
         let f = VariantFilter {
             kind: Some(VariantKind::Freethreading),
             python: vec!["3.14".into()],
+            released: None,
         };
         assert!(f.accepts(&v("3.14.7", true)));
         assert!(f.accepts(&v("3.14.* *_cp314t", true)));
@@ -163,5 +223,52 @@ mod tests {
         assert!(!f.accepts(&v("3.13.5", true)));
         assert!(!f.accepts(&v("3.140", true)));
         assert!(VariantFilter::default().accepts(&v("3.13.5", false)));
+        let one = VariantFilter {
+            python: vec!["3.15t".into()],
+            ..Default::default()
+        };
+        assert!(one.accepts(&v("3.15.0rc2", true)));
+        assert!(one.accepts(&v("3.15.* *_cp315t", true)));
+        assert!(!one.accepts(&v("3.15.* *_cp315", false)));
+        assert!(!one.accepts(&v("3.14.* *_cp314t", true)));
+        let tag = VariantFilter {
+            python: vec!["cp315".into()],
+            ..Default::default()
+        };
+        assert!(tag.accepts(&v("3.15.* *_cp315", false)));
+        assert!(!tag.accepts(&v("3.15.* *_cp315t", true)));
+    }
+
+    /// 3.15 is built only on request while the channel and recipes know it only as a
+    /// release candidate; a final 3.15 makes it a default.
+    #[test]
+    fn pre_release_interpreters_are_built_on_request() {
+        let channel = ftforge_channels::Channel::new(tempfile::tempdir().unwrap().path());
+        let released = released_interpreters(&[], &channel);
+        assert!(released.contains(&PythonAbi::new(3, 14, true)), "{released:?}");
+        assert!(released.contains(&PythonAbi::new(3, 13, false)), "{released:?}");
+        assert!(!released.contains(&PythonAbi::new(3, 15, true)), "{released:?}");
+        let default = VariantFilter {
+            released: Some(released.clone()),
+            ..Default::default()
+        };
+        assert!(default.accepts(&v("3.14.7", true)));
+        assert!(default.accepts(&v("3.14.* *_cp314t", true)));
+        assert!(!default.accepts(&v("3.15.0rc2", true)));
+        assert!(!default.accepts(&v("3.15.* *_cp315t", true)));
+        let mut with_final = released;
+        with_final.insert(PythonAbi::new(3, 15, true));
+        let later = VariantFilter {
+            released: Some(with_final),
+            ..Default::default()
+        };
+        assert!(later.accepts(&v("3.15.* *_cp315t", true)));
+        assert!(!later.accepts(&v("3.15.0rc2", true)), "a pre-release stays on request");
+        let asked = VariantFilter {
+            python: vec!["3.15".into()],
+            released: later.released.clone(),
+            ..Default::default()
+        };
+        assert!(asked.accepts(&v("3.15.0rc2", true)));
     }
 }

@@ -134,6 +134,15 @@ impl VariantConfig {
         })
     }
 
+    /// The interpreters the shipped python recipe builds (`recipes/python/variants.yaml`,
+    /// compiled in): which interpreter ABIs have a final release ftforge ships.
+    pub fn shipped_interpreters() -> Result<Self, RecipeError> {
+        Self::parse(SourceFile {
+            path: PathBuf::from("recipes/python/variants.yaml"),
+            text: include_str!("../../recipes/python/variants.yaml").to_string(),
+        })
+    }
+
     pub fn load(path: &Path) -> Result<Self, RecipeError> {
         Self::parse(SourceFile::read(path).map_err(|e| io_error(path, e))?)
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_modules, import_race_snippet, ExtensionModule, ImportResult, StressHarnessReport,
+    extension_modules, import_race_snippet, ExtensionModule, ModuleAbi, ImportResult, StressHarnessReport,
     StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
 };
 use ftforge_interpreter::probes::Subinterpreters;
@@ -268,14 +268,22 @@ fn decide_required(
         .iter()
         .find(|i| !i.imported && !optional(i))
     {
-        let abi3 = evidence
+        // The interpreter's own error (a ModuleNotFoundError: its import system does
+        // not even look at a file of a suffix it cannot load) plus what that means.
+        let unloadable = evidence
             .modules
             .iter()
-            .any(|m| m.name == failed.module && m.abi3);
-        let note = if abi3 && abi.freethreading {
-            " (an abi3 module: free-threaded CPython cannot load the limited API)"
-        } else {
-            ""
+            .find(|m| m.name == failed.module)
+            .map(|m| m.abi)
+            .filter(|module_abi| !abi.loads(*module_abi));
+        let note = match unloadable {
+            Some(ModuleAbi::Abi3) => {
+                " (an abi3 module: free-threaded CPython does not load `.abi3.so` files; from 3.15 it loads abi3t, PEP 803)"
+            }
+            Some(ModuleAbi::Abi3t) => {
+                " (an abi3t module: CPython before 3.15 does not load `.abi3t.so` files)"
+            }
+            _ => "",
         };
         return (
             Verdict::ImportFailed,
@@ -487,7 +495,7 @@ mod tests {
         ExtensionModule {
             name: name.into(),
             path: format!("x/{name}.so"),
-            abi3,
+            abi: if abi3 { ModuleAbi::Abi3 } else { ModuleAbi::Version },
         }
     }
 

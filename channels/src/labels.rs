@@ -2,7 +2,10 @@
 //! `freethreading` holds the free-threaded interpreters and only the builds whose
 //! verdicts keep the GIL off (a `noarch: python` package: all its free-threaded
 //! verdicts); `gil` holds the GIL twins and their usable builds. Label directories
-//! hard-link the main channel's files (no copies).
+//! hard-link the main channel's files (no copies). `python_rc` is not a view: packages
+//! built with or for a pre-release interpreter (`python 3.15.0rc2`) are published into
+//! `<channel>/label/python_rc/` only (conda-forge's label for release candidates), so
+//! `main` never offers a release candidate.
 
 use std::path::Path;
 
@@ -14,6 +17,9 @@ use crate::layout::{empty_repodata, io_err, Channel, ChannelError};
 
 /// The labels ftforge maintains.
 pub const LABELS: [&str; 2] = ["freethreading", "gil"];
+
+/// The label that holds what was built with or for a pre-release interpreter.
+pub const PRERELEASE_LABEL: &str = "python_rc";
 
 /// The interpreter ABI a record is built for, from its build string or its
 /// `python_abi` dependency (`… *_cp314t`); `None` for packages not tied to one ABI.
@@ -39,7 +45,9 @@ pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool
         _ => {}
     }
     let Some(abi) = record_abi(record) else {
-        if record.noarch.is_python() {
+        // One file for several interpreters (`noarch: python`, or a stable-ABI build
+        // such as abi3t): judged on each of them.
+        if record.noarch.is_python() || judged_per_interpreter(record, compat) {
             return noarch_python_belongs(freethreading, record, compat);
         }
         // Packages not tied to Python (libraries, data, noarch: generic) serve both.
@@ -70,8 +78,23 @@ fn usable_with_the_gil(verdict: Verdict) -> bool {
     )
 }
 
-/// A `noarch: python` package is one file for every interpreter, judged on each of
-/// them (one verdict per ABI). `skipped` verdicts say nothing either way. The
+/// Whether the channel holds verdicts of `record`'s name and version for particular
+/// interpreters (a package not tied to one ABI that was judged on several).
+fn judged_per_interpreter(record: &PackageRecord, compat: &CompatData) -> bool {
+    let prefix = format!(
+        "{}/{}/",
+        record.name.as_normalized(),
+        record.version.as_str()
+    );
+    compat
+        .records
+        .range(prefix.clone()..)
+        .take_while(|(key, _)| key.starts_with(&prefix))
+        .any(|(_, r)| r.abi.is_some())
+}
+
+/// A `noarch: python` package (or an abi3t one) is one file for several interpreters,
+/// judged on each of them (one verdict per ABI). `skipped` verdicts say nothing either way. The
 /// free-threaded label takes it when at least one free-threaded verdict is recorded
 /// for its version and every one is usable free-threaded; the GIL label takes it
 /// unless one of its GIL verdicts is not usable (none recorded: published by hand).
@@ -99,6 +122,40 @@ fn noarch_python_belongs(freethreading: bool, record: &PackageRecord, compat: &C
 impl Channel {
     pub fn label_root(&self, label: &str) -> Channel {
         Channel::new(self.root.join("label").join(label))
+    }
+
+    /// The channels a build reads packages from: this one, then its `python_rc` label.
+    pub fn with_prerelease_label(&self) -> [Channel; 2] {
+        [self.clone(), self.label_root(PRERELEASE_LABEL)]
+    }
+
+    /// Where a package published with `label` (`None`: main) lies.
+    pub fn published_path(&self, label: Option<&str>, subdir: &str, filename: &str) -> std::path::PathBuf {
+        match label {
+            Some(label) => self.label_root(label).subdir_path(subdir).join(filename),
+            None => self.subdir_path(subdir).join(filename),
+        }
+    }
+
+    /// Every interpreter (`python` package) of the channel and of its `python_rc`
+    /// label: its ABI and version (`cp315t`, `3.15.0rc2`). Unreadable subdirs are skipped.
+    pub fn interpreters(&self) -> Vec<(PythonAbi, String)> {
+        let mut out = Vec::new();
+        for channel in self.with_prerelease_label() {
+            for subdir in channel.subdirs() {
+                let Ok(repodata) = channel.read_repodata(&subdir) else {
+                    continue;
+                };
+                for record in repodata.conda_packages.values().chain(repodata.packages.values()) {
+                    if record.name.as_normalized() == "python" {
+                        if let Some(abi) = record_abi(record) {
+                            out.push((abi, record.version.as_str().into_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Rebuilds every label from the main repodata and `compat.json`.

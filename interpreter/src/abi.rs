@@ -117,6 +117,11 @@ impl PythonAbi {
         )
     }
 
+    /// `python >=3.15.0rc2,<3.16.0a0`: this ABI's range from a pre-release on.
+    pub fn python_range_spec_from(&self, version: &str) -> String {
+        format!("python >={version},<{}.{}.0a0", self.major, self.minor + 1)
+    }
+
     /// The environment variables conda-build and rattler-build give build scripts for
     /// this interpreter in `prefix`. `SP_DIR` is the free-threaded site-packages on
     /// `t` builds (the bug of rattler-build#2698 / conda-build#5563 is not repeated).
@@ -137,6 +142,25 @@ impl PythonAbi {
         ]
     }
 
+    /// Whether this interpreter loads extension modules built for `module`, as its
+    /// import system decides from the file suffix (CPython's `_PyImport_DynLoadFiletab`):
+    /// free-threaded builds take `.abi3t.so` (3.15 on) but never `.abi3.so`; GIL builds
+    /// take `.abi3.so`, and `.abi3t.so` from 3.15 on (PEP 803: abi3t is a subset of
+    /// abi3 that both builds can load). `Version` modules are the caller's to match.
+    pub fn loads(&self, module: crate::extensions::ModuleAbi) -> bool {
+        use crate::extensions::ModuleAbi;
+        match module {
+            ModuleAbi::Version => true,
+            ModuleAbi::Abi3 => !self.freethreading,
+            ModuleAbi::Abi3t => self.has_abi3t(),
+        }
+    }
+
+    /// CPython 3.15 or later: the stable ABI for free-threaded builds (abi3t) exists.
+    pub fn has_abi3t(&self) -> bool {
+        (self.major, self.minor) >= (3, 15)
+    }
+
     /// `freethreading` / `gil`: the variant's short name on the command line and in labels.
     pub fn variant_name(&self) -> &'static str {
         if self.freethreading {
@@ -145,6 +169,12 @@ impl PythonAbi {
             "gil"
         }
     }
+}
+
+/// A pre-release version of CPython (`3.15.0rc2`, `3.15.0b1`, `3.15.0a7`): PEP 440's
+/// `a`/`b`/`rc` (and `dev`) segments are the only letters a CPython version has.
+pub fn is_prerelease(version: &str) -> bool {
+    version.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 impl FromStr for PythonAbi {
@@ -197,6 +227,24 @@ mod tests {
     }
 
     #[test]
+    fn pre_releases_are_told_from_finals() {
+        assert!(is_prerelease("3.15.0rc2") && is_prerelease("3.15.0b1") && is_prerelease("3.15.0a7"));
+        assert!(!is_prerelease("3.14.7") && !is_prerelease("3.15.0") && !is_prerelease("3.15.*"));
+    }
+
+    #[test]
+    fn which_interpreters_load_stable_abi_modules() {
+        use crate::extensions::ModuleAbi::*;
+        let (t314, t315) = (PythonAbi::new(3, 14, true), PythonAbi::new(3, 15, true));
+        let (g314, g315) = (PythonAbi::new(3, 14, false), PythonAbi::new(3, 15, false));
+        assert!(!t314.loads(Abi3) && !t315.loads(Abi3));
+        assert!(!t314.loads(Abi3t) && t315.loads(Abi3t));
+        assert!(g314.loads(Abi3) && g315.loads(Abi3));
+        assert!(!g314.loads(Abi3t) && g315.loads(Abi3t));
+        assert!(PythonAbi::new(3, 16, true).loads(Abi3t));
+    }
+
+    #[test]
     fn layout_of_the_free_threaded_build() {
         let abi = PythonAbi::new(3, 14, true);
         assert_eq!(abi.site_packages_dir(), "lib/python3.14t/site-packages");
@@ -204,6 +252,10 @@ mod tests {
         assert_eq!(abi.build_string_prefix(), "py314t");
         assert_eq!(abi.python_abi_spec(), "python_abi 3.14.* *_cp314t");
         assert_eq!(abi.python_range_spec(), "python >=3.14,<3.15.0a0");
+        assert_eq!(
+            PythonAbi::new(3, 15, true).python_range_spec_from("3.15.0rc2"),
+            "python >=3.15.0rc2,<3.16.0a0"
+        );
         let gil = PythonAbi::new(3, 13, false);
         assert_eq!(gil.site_packages_dir(), "lib/python3.13/site-packages");
         assert_eq!(gil.variant_name(), "gil");

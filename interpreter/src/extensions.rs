@@ -11,8 +11,64 @@ pub struct ExtensionModule {
     pub name: String,
     /// The file, relative to the prefix.
     pub path: String,
-    /// Built for the stable ABI (`.abi3.so`); free-threaded 3.13/3.14 cannot load these.
-    pub abi3: bool,
+    /// The ABI its file name says it was built for.
+    #[serde(default)]
+    pub abi: ModuleAbi,
+}
+
+/// The ABI an extension module file was built for, read from its name the way the
+/// interpreter's import system reads it (CPython's `_PyImport_DynLoadFiletab`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleAbi {
+    /// One interpreter's ABI (`.cpython-314t-x86_64-linux-gnu.so`, or a bare `.so`).
+    #[default]
+    Version,
+    /// The stable ABI (`.abi3.so`, `Py_LIMITED_API`): every GIL interpreter from the
+    /// version it was built for; no free-threaded interpreter loads it.
+    Abi3,
+    /// The stable ABI for free-threaded builds (`.abi3t.so`, PEP 803, CPython 3.15+):
+    /// every interpreter from 3.15 on, free-threaded or not.
+    Abi3t,
+}
+
+impl ModuleAbi {
+    /// From the file name: `_x.abi3t.so` → `Abi3t`, `_x.abi3.so` → `Abi3`.
+    pub fn of_file(file: &str) -> Self {
+        if file.contains(".abi3t.") || file.contains(".abi3t-") {
+            ModuleAbi::Abi3t
+        } else if file.contains(".abi3.") || file.contains(".abi3-") {
+            ModuleAbi::Abi3
+        } else {
+            ModuleAbi::Version
+        }
+    }
+
+    /// A stable ABI (`abi3` or `abi3t`): one file for many interpreters.
+    pub fn is_stable(&self) -> bool {
+        !matches!(self, ModuleAbi::Version)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ModuleAbi::Version => "version",
+            ModuleAbi::Abi3 => "abi3",
+            ModuleAbi::Abi3t => "abi3t",
+        }
+    }
+}
+
+impl std::fmt::Display for ModuleAbi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stable ABI every one of `modules` shares, when they share one (and there is at
+/// least one): the package is then one file for many interpreters.
+pub fn shared_stable_abi(modules: &[ExtensionModule]) -> Option<ModuleAbi> {
+    let first = modules.first()?.abi;
+    (first.is_stable() && modules.iter().all(|m| m.abi == first)).then_some(first)
 }
 
 /// The extension module a file under `site_packages` (relative to the prefix) is, if any.
@@ -32,8 +88,8 @@ pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModu
         return None; // inside a *.libs / *.dist-info folder: a shared library, not a module
     }
     let stem = file.split('.').next()?;
-    if stem.is_empty()
-        || stem.starts_with("lib") && !file.contains(".cpython-") && !file.contains(".abi3.")
+    let abi = ModuleAbi::of_file(file);
+    if stem.is_empty() || stem.starts_with("lib") && !file.contains(".cpython-") && !abi.is_stable()
     {
         return None;
     }
@@ -45,23 +101,24 @@ pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModu
     Some(ExtensionModule {
         name,
         path: path.to_string(),
-        abi3: file.contains(".abi3."),
+        abi,
     })
 }
 
-/// Whether the shared object at `path` exports `PyInit_<last part of module>`, which
-/// CPython needs to load it as an extension module. Other `.so` files in site-packages
-/// are libraries loaded with ctypes or cffi (pycryptodome's `Crypto/Cipher/_ARC4*.so`).
-/// `None` when the file cannot be read as an object file.
+/// Whether the shared object at `path` exports `PyInit_<last part of module>` or the
+/// export hook `PyModExport_<last part>` (PEP 793, CPython 3.15; what abi3t modules
+/// define), one of which CPython needs to load it as an extension module. Other `.so`
+/// files in site-packages are libraries loaded with ctypes or cffi (pycryptodome's
+/// `Crypto/Cipher/_ARC4*.so`). `None` when the file cannot be read as an object file.
 pub fn defines_module_init(path: &std::path::Path, module: &str) -> Option<bool> {
     use object::{Object, ObjectSymbol};
     let data = std::fs::read(path).ok()?;
     let file = object::File::parse(&*data).ok()?;
-    let wanted = format!("PyInit_{}", module.rsplit('.').next()?);
-    Some(
-        file.dynamic_symbols()
-            .any(|s| s.is_definition() && s.name() == Ok(wanted.as_str())),
-    )
+    let last = module.rsplit('.').next()?;
+    let wanted = [format!("PyInit_{last}"), format!("PyModExport_{last}")];
+    Some(file.dynamic_symbols().any(|s| {
+        s.is_definition() && s.name().is_ok_and(|n| wanted.iter().any(|w| w == n))
+    }))
 }
 
 /// The extension modules among `files` (paths relative to the prefix, e.g. a package's
@@ -281,7 +338,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.name, "yaml._yaml");
-        assert!(!m.abi3);
+        assert_eq!(m.abi, ModuleAbi::Version);
         let top = extension_module(
             "lib/python3.14t/site-packages/_cffi_backend.cpython-314t-x86_64-linux-gnu.so",
             sp,
@@ -289,7 +346,18 @@ mod tests {
         .unwrap();
         assert_eq!(top.name, "_cffi_backend");
         let abi3 = extension_module("lib/python3.14t/site-packages/pkg/_x.abi3.so", sp).unwrap();
-        assert!(abi3.abi3);
+        assert_eq!(abi3.abi, ModuleAbi::Abi3);
+        let sp15 = "lib/python3.15t/site-packages";
+        let abi3t = extension_module("lib/python3.15t/site-packages/pkg/_x.abi3t.so", sp15).unwrap();
+        assert_eq!((abi3t.name.as_str(), abi3t.abi), ("pkg._x", ModuleAbi::Abi3t));
+        // A library-looking stem is still a module when its suffix is an ABI's.
+        let lib = extension_module("lib/python3.15t/site-packages/libx.abi3t.so", sp15).unwrap();
+        assert_eq!(lib.abi, ModuleAbi::Abi3t);
+        assert_eq!(shared_stable_abi(&[abi3t.clone(), lib]), Some(ModuleAbi::Abi3t));
+        assert_eq!(shared_stable_abi(&[abi3t.clone(), m.clone()]), None);
+        assert_eq!(shared_stable_abi(&[abi3t, abi3]), None);
+        assert_eq!(shared_stable_abi(&[m]), None);
+        assert_eq!(shared_stable_abi(&[]), None);
         assert!(extension_module("lib/python3.14t/site-packages/pkg/x.py", sp).is_none());
         assert!(extension_module(
             "lib/python3.14t/site-packages/numpy.libs/libgfortran-1.so",

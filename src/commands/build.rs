@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use ftforge_builder::build::{BuildReport, BuildSettings};
-use ftforge_builder::plan::{discover_recipes, VariantFilter, VariantKind};
+use ftforge_builder::plan::{discover_recipes, released_interpreters, VariantFilter, VariantKind};
 use ftforge_builder::recipe::Recipe;
 use ftforge_builder::session::build_all;
 use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
@@ -29,7 +29,9 @@ pub struct SelectionArgs {
     /// Only the free-threaded or only the GIL variants
     #[arg(long, value_enum)]
     pub variant: Option<KindArg>,
-    /// Only these Python versions (prefix match: 3.14 selects 3.14.7); repeatable
+    /// Only these interpreters: a version prefix (3.14 selects 3.14.7 and both ABIs) or
+    /// one interpreter (3.15t, cp315); repeatable. Without it, pre-release interpreters
+    /// (3.15.0rc2) and variants for them are left out
     #[arg(long)]
     pub python: Vec<String>,
 }
@@ -57,6 +59,7 @@ impl SelectionArgs {
                 KindArg::Gil => VariantKind::Gil,
             }),
             python: self.python.clone(),
+            released: Some(released_interpreters(recipes, &Channel::new(&self.channel))),
         };
         let jobs: Vec<_> = recipes
             .iter()

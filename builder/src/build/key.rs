@@ -70,7 +70,11 @@ pub fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     let all_there = report
         .outputs
         .iter()
-        .all(|o| channel.subdir_path(&o.subdir).join(&o.filename).is_file());
+        .all(|o| {
+            channel
+                .published_path(o.label.as_deref(), &o.subdir, &o.filename)
+                .is_file()
+        });
     all_there.then_some(report)
 }
 

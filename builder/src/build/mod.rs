@@ -11,6 +11,7 @@ mod scripts;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ftforge_channels::labels::PRERELEASE_LABEL;
 use ftforge_channels::{CompatRecord, Verdict};
 use ftforge_interpreter::InterpreterFacts;
 use rattler_conda_types::RepoDataRecord;
@@ -191,6 +192,10 @@ pub struct OutputReport {
     pub build: String,
     pub subdir: String,
     pub filename: String,
+    /// The label it was published under instead of main (`python_rc`: built with or
+    /// for a pre-release interpreter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub sha256: String,
     pub size: u64,
     pub files: usize,
@@ -219,6 +224,7 @@ impl OutputReport {
             build: package.build.to_string(),
             subdir: package.subdir.clone(),
             filename: record.identifier.to_string(),
+            label: None,
             sha256: hex::encode(package.sha256.unwrap_or_default()),
             size: package.size.unwrap_or_default(),
             files,
@@ -242,6 +248,25 @@ pub struct JobPlan {
     /// Host specs whose name the channel does not have (left to pip's build isolation).
     pub missing: Vec<env::LeftToPip>,
     pub reusable: Option<BuildReport>,
+    /// The version of the pre-release interpreter the job builds (`python 3.15.0rc2`)
+    /// or builds against: its packages go to `label/python_rc`, not main.
+    pub prerelease: Option<String>,
+}
+
+/// The pre-release interpreter a job builds or builds against, if any: the version of
+/// its `python` output, or of the `python` of its host environment.
+fn prerelease_interpreter(job: &Job, host_records: &[RepoDataRecord]) -> Option<String> {
+    let built = job
+        .outputs()
+        .filter(|o| o.is_interpreter())
+        .map(|o| o.version.to_string());
+    let host = host_records
+        .iter()
+        .filter(|r| r.package_record.name.as_normalized() == crate::job::INTERPRETER_PACKAGE)
+        .map(|r| r.package_record.version.as_str().into_owned());
+    built
+        .chain(host)
+        .find(|version| ftforge_interpreter::abi::is_prerelease(version))
 }
 
 /// Stage 1: the key, the host packages and whether an identical build exists.
@@ -278,12 +303,14 @@ pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildErr
     })?;
     let key = build_key(job, &host_records);
     let reusable = reusable_report(&settings.channel, &key);
+    let prerelease = prerelease_interpreter(job, &host_records);
     Ok(JobPlan {
         key,
         channel_records,
         host_records,
         missing,
         reusable,
+        prerelease,
     })
 }
 
@@ -293,6 +320,8 @@ pub(crate) struct Workspace<'a> {
     pub settings: &'a BuildSettings,
     pub reporter: &'a dyn Reporter,
     pub key: String,
+    /// See [`JobPlan::prerelease`].
+    pub prerelease: Option<String>,
     pub work: PathBuf,
     /// The padded placeholder prefix the build installs into.
     pub prefix: PathBuf,
@@ -310,7 +339,7 @@ impl<'a> Workspace<'a> {
         job: &'a Job<'a>,
         settings: &'a BuildSettings,
         reporter: &'a dyn Reporter,
-        key: &str,
+        plan: &JobPlan,
         tools: Vec<ResolvedTool>,
     ) -> Result<Self, BuildError> {
         let first = job
@@ -344,7 +373,8 @@ impl<'a> Workspace<'a> {
             job,
             settings,
             reporter,
-            key: key.to_string(),
+            key: plan.key.clone(),
+            prerelease: plan.prerelease.clone(),
             src: work.join("src"),
             logs: work.join("logs"),
             prefix,
@@ -543,10 +573,18 @@ impl<'a> Workspace<'a> {
     ) -> Result<BuildReport, BuildError> {
         self.reporter.step(&self.job.name, Step::Publish);
         let channel = &self.settings.channel;
+        let label = self.prerelease.as_ref().map(|_| PRERELEASE_LABEL);
         if !packages.is_empty() {
-            channel
+            let target = label.map_or_else(|| channel.clone(), |l| channel.label_root(l));
+            target
                 .publish(packages, true)
                 .map_err(self.channel_err())?;
+        }
+        let mut outputs = outputs;
+        if !packages.is_empty() {
+            for output in &mut outputs {
+                output.label = label.map(String::from);
+            }
         }
         if !compat.is_empty() {
             channel.record_compat(compat).map_err(self.channel_err())?;
@@ -607,7 +645,7 @@ pub async fn build_job(
     // Every build requirement resolved before anything is fetched: a missing tool
     // stops the build at its recipe line.
     let tools = toolchain::resolve(job.recipe, &job.rendered, &plan.channel_records)?;
-    let ws = Workspace::prepare(job, settings, reporter, &plan.key, tools)?;
+    let ws = Workspace::prepare(job, settings, reporter, &plan, tools)?;
     ws.fetch_sources().await?;
     let host = ws.host_env(&plan).await?;
     let files_of = scripts::run_scripts(&ws).await?;
@@ -634,16 +672,23 @@ pub async fn judge_published(
     reporter: &dyn Reporter,
     started: Instant,
 ) -> Result<BuildReport, BuildError> {
-    let ws = Workspace::prepare(job, settings, reporter, &plan.key, built.toolchain.clone())?;
+    let ws = Workspace::prepare(job, settings, reporter, plan, built.toolchain.clone())?;
     let packages: Vec<PathBuf> = built
         .outputs
         .iter()
-        .map(|o| settings.channel.subdir_path(&o.subdir).join(&o.filename))
+        .map(|o| {
+            settings
+                .channel
+                .published_path(o.label.as_deref(), &o.subdir, &o.filename)
+        })
         .collect();
     let counts: Vec<usize> = built.outputs.iter().map(|o| o.files).collect();
-    let (outputs, compat) = ws
+    let (mut outputs, compat) = ws
         .judge(&packages, &counts, &plan.channel_records, &plan.missing)
         .await?;
+    for (output, published) in outputs.iter_mut().zip(&built.outputs) {
+        output.label = published.label.clone();
+    }
     ws.publish(&[], outputs, compat, started)
 }
 

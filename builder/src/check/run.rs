@@ -217,6 +217,7 @@ fn selects(abi: &PythonAbi) -> VariantFilter {
             VariantKind::Gil
         }),
         python: vec![abi.py_ver()],
+        released: None,
     }
 }
 
@@ -230,21 +231,8 @@ fn interpreters_missing(
     needed.sort();
     needed.dedup();
     let channel = &settings.channel;
-    let has = |abi: &PythonAbi| {
-        let suffix = format!("_{}", abi.tag());
-        channel.subdirs().iter().any(|subdir| {
-            channel.read_repodata(subdir).is_ok_and(|repodata| {
-                repodata
-                    .packages
-                    .values()
-                    .chain(repodata.conda_packages.values())
-                    .any(|p| {
-                        p.name.as_normalized() == crate::job::INTERPRETER_PACKAGE
-                            && p.build.to_string().ends_with(&suffix)
-                    })
-            })
-        })
-    };
+    let present: Vec<PythonAbi> = channel.interpreters().into_iter().map(|(abi, _)| abi).collect();
+    let has = |abi: &PythonAbi| present.contains(abi);
     let missing: Vec<PythonAbi> = needed.into_iter().filter(|abi| !has(abi)).collect();
     let Some(first) = missing.first() else {
         return Ok(None);
