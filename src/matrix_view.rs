@@ -228,9 +228,14 @@ pub fn table(m: &Matrix) -> String {
         for v in &m.variants {
             match row.cells.get(v) {
                 Some(cell) => {
-                    let padding = 14usize.saturating_sub(cell.verdict.as_str().len());
+                    let abi = cell
+                        .stable_abi
+                        .map(|a| format!(" {a}"))
+                        .unwrap_or_default();
+                    let padding =
+                        14usize.saturating_sub(cell.verdict.as_str().len() + abi.len());
                     line.push_str(&format!(
-                        "  {}{}",
+                        "  {}{abi}{}",
                         styled(cell.verdict),
                         " ".repeat(padding)
                     ));
@@ -347,7 +352,7 @@ pub fn markdown(m: &Matrix) -> String {
             .variants
             .iter()
             .map(|v| match row.cells.get(v) {
-                Some(c) => format!("{} {}", mark(c.verdict.severity()), c.verdict),
+                Some(c) => format!("{} {}", mark(c.verdict.severity()), c.label()),
                 None => "·".into(),
             })
             .collect();
@@ -551,7 +556,7 @@ function render() {
   const row = (r, i) => {
     const older = history[r.name] && history[r.name].newest !== r.version;
     return `<tr class="${older ? 'older' : 'newest'}${i === 0 ? ' first' : ''}"><td>` + (i === 0 ? '<b>' + esc(r.name) + '</b> ' : '<span class="again">' + esc(r.name) + '</span> ') + esc(r.version) + '</td>' +
-      M.variants.map(v => { const c = r.cells[v]; return c ? `<td><button class="v v-${cls(c.verdict)}" data-p="${esc(r.name)}" data-ver="${esc(r.version)}" data-a="${esc(v)}" title="${esc(c.reason)}">${esc(c.verdict)}</button></td>` : '<td class="none">·</td>'; }).join('') +
+      M.variants.map(v => { const c = r.cells[v]; return c ? `<td><button class="v v-${cls(c.verdict)}" data-p="${esc(r.name)}" data-ver="${esc(r.version)}" data-a="${esc(v)}" title="${esc(c.reason)}">${esc(c.verdict)}${c.stable_abi ? ' <small>' + esc(c.stable_abi) + '</small>' : ''}</button></td>` : '<td class="none">·</td>'; }).join('') +
       (SHOW_SINCE ? `<td class="since">${i === 0 ? esc(SINCE[r.name] ?? '·') : ''}</td>` : '') + '</tr>';
   };
   document.querySelector('#matrix tbody').innerHTML = shown.map(g => g.map(row).join('')).join('');

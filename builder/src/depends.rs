@@ -55,6 +55,14 @@ fn python_pin(abi: &PythonAbi, host: &[HostPackage]) -> String {
     }
 }
 
+/// An abi3t package's `python`: every interpreter from the one it was built with on
+/// (`python >=3.15`; `>=3.15.0rc2` when that is a release candidate).
+fn abi3t_python(abi: &PythonAbi, host: &[HostPackage]) -> String {
+    let range = python_pin(abi, host);
+    let floor = range.split(',').next().unwrap_or(&range);
+    floor.to_string()
+}
+
 /// The `depends` and `constrains` of one output built against `host`.
 pub fn dependencies(
     recipe: &Recipe,
@@ -67,8 +75,14 @@ pub fn dependencies(
     for req in &output.requirements.run {
         let name = spec_name(req);
         match (name, abi, noarch) {
+            ("python", Some(abi), false) if output.abi3t => depends.push(abi3t_python(abi, host)),
             ("python", Some(abi), false) => depends.push(python_pin(abi, host)),
             _ => depends.push(req.clone()),
+        }
+    }
+    if let (true, Some(abi)) = (output.abi3t, abi) {
+        if !depends.iter().any(|d| spec_name(d) == "python") {
+            depends.push(abi3t_python(abi, host));
         }
     }
     let mut constrains = output.requirements.run_constraints.clone();
@@ -126,7 +140,9 @@ pub fn dependencies(
             )
         };
         for spec in deps {
-            if ignored_name(spec) {
+            // An abi3t package is for free-threaded and GIL interpreters alike: the
+            // interpreter's `python_abi` pin would tie it to the one it was built with.
+            if ignored_name(spec) || output.abi3t && spec_name(spec) == "python_abi" {
                 continue;
             }
             let name = spec_name(spec);
@@ -258,5 +274,64 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// Built against a release candidate, a compiled package accepts it and the final
+    /// (`3.15.0rc2` sorts before `3.15`); an abi3t package (`version_independent` on
+    /// 3.15) takes every later interpreter and no `python_abi` pin.
+    #[test]
+    fn release_candidates_and_abi3t_packages_pin_python_as_they_must() {
+        let dir = tempfile::tempdir().unwrap();
+        let python = host(
+            "python",
+            "3.15.0rc2",
+            "h0_0_cp315t",
+            RunExportsJson {
+                weak: vec!["python_abi 3.15.* *_cp315t".into()],
+                ..Default::default()
+            },
+        );
+        let variant = crate::variants::Variant(
+            [
+                ("python".to_string(), crate::variants::VariantValue::String("3.15.* *_cp315t".into())),
+                ("is_freethreading".to_string(), crate::variants::VariantValue::Bool(true)),
+            ]
+            .into(),
+        );
+        let abi = PythonAbi::new(3, 15, true);
+        let plain = recipe(
+            dir.path(),
+            "package: {name: ext, version: \"1\"}\nrequirements:\n  host: [python]\n  run: [python]\n",
+        );
+        let rendered = plain.render(&variant).unwrap();
+        assert!(!rendered.outputs[0].abi3t);
+        let deps = dependencies(&plain, &rendered.outputs[0], Some(&abi), &[python.clone()]).unwrap();
+        assert_eq!(
+            deps.depends,
+            vec!["python >=3.15.0rc2,<3.16.0a0", "python_abi 3.15.* *_cp315t"]
+        );
+
+        let abi3t = recipe(
+            dir.path(),
+            "package: {name: ext, version: \"1\"}\nbuild:\n  python: {version_independent: true}\nrequirements:\n  host: [python]\n",
+        );
+        let rendered = abi3t.render(&variant).unwrap();
+        let output = &rendered.outputs[0];
+        assert!(output.abi3t);
+        assert!(output.build_string.starts_with("abi3t_h"), "{}", output.build_string);
+        let deps = dependencies(&abi3t, output, Some(&abi), &[python]).unwrap();
+        assert_eq!(deps.depends, vec!["python >=3.15.0rc2"]);
+
+        // Before 3.15 there is no abi3t: the key changes nothing.
+        let old = crate::variants::Variant(
+            [
+                ("python".to_string(), crate::variants::VariantValue::String("3.14.* *_cp314t".into())),
+                ("is_freethreading".to_string(), crate::variants::VariantValue::Bool(true)),
+            ]
+            .into(),
+        );
+        let rendered = abi3t.render(&old).unwrap();
+        assert!(!rendered.outputs[0].abi3t);
+        assert!(rendered.outputs[0].build_string.starts_with("py314t"), "{}", rendered.outputs[0].build_string);
     }
 }

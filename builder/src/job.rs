@@ -94,6 +94,24 @@ impl<'r> Job<'r> {
             && self.rendered.outputs.iter().all(|o| o.is_noarch_python())
     }
 
+    /// The package this job builds is one file for several variants of its recipe: a
+    /// `noarch: python` package (every interpreter), or an abi3t package (every
+    /// interpreter from 3.15 on). The first variant of the group builds it; the others
+    /// judge that file on their own interpreter.
+    pub fn shared_build(&self) -> Option<SharedBuild> {
+        let outputs = || self.rendered.outputs.iter().filter(|o| !o.is_interpreter());
+        if outputs().next().is_none() {
+            return None;
+        }
+        if outputs().all(RenderedOutput::is_noarch_python) {
+            Some(SharedBuild::NoarchPython)
+        } else if outputs().all(|o| o.abi3t) {
+            Some(SharedBuild::Abi3t)
+        } else {
+            None
+        }
+    }
+
     /// The job builds the interpreter itself.
     pub fn builds_interpreter(&self) -> bool {
         self.rendered.outputs.iter().any(|o| o.is_interpreter())
@@ -103,6 +121,25 @@ impl<'r> Job<'r> {
     /// that produced no package.
     pub fn judged_output(&self) -> Option<&RenderedOutput> {
         self.rendered.outputs.iter().find(|o| !o.is_interpreter())
+    }
+}
+
+/// How one package serves several variants of a recipe ([`Job::shared_build`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SharedBuild {
+    /// `noarch: python`: one file for every interpreter.
+    NoarchPython,
+    /// `python.version_independent` on 3.15+: one abi3t file for every 3.15+ interpreter.
+    Abi3t,
+}
+
+impl SharedBuild {
+    /// How the progress view says a later variant reused the file.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SharedBuild::NoarchPython => "noarch",
+            SharedBuild::Abi3t => "abi3t",
+        }
     }
 }
 

@@ -91,7 +91,9 @@ pub fn released_interpreters(
     let variants = recipes
         .iter()
         .flat_map(Recipe::variant_combinations)
-        .chain(shipped.ok().into_iter().flat_map(|c| c.combinations(&[])));
+        .chain(shipped.ok().into_iter().flat_map(|c| {
+            c.combinations(&[crate::job::PYTHON_KEY.into(), crate::job::FREETHREADING_KEY.into()])
+        }));
     for variant in variants {
         let Some(version) = variant.get_str("python") else {
             continue;

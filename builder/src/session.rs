@@ -16,7 +16,7 @@ use crate::build::{
     blocked_record, build_job, cached_failure, failure_record, judge_published, plan_job,
     remember_failure, skipped_record, BuildError, BuildReport, BuildSettings,
 };
-use crate::job::Job;
+use crate::job::{Job, SharedBuild};
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
 use crate::variants::Variant;
@@ -66,12 +66,21 @@ pub fn graph(jobs: &[Job]) -> Result<Vec<JobNode>, BuildError> {
             }
             let same_recipe = other.recipe.dir == job.recipe.dir;
             let needed = !same_recipe && other.produces().any(|p| needs[j].iter().any(|n| n == p));
-            let abi_ok = other.abi.is_none() || other.abi == job.abi || other.is_noarch_python();
-            let noarch_first = same_recipe
-                && job.is_noarch_python()
+            let abi_ok = other.abi.is_none()
+                || other.abi == job.abi
+                || other.shared_build() == Some(SharedBuild::NoarchPython)
+                || other.shared_build() == Some(SharedBuild::Abi3t)
+                    && job.abi.is_some_and(|a| a.has_abi3t());
+            // The later variants of a shared build wait for the first of its group.
+            let group = job.shared_build();
+            let shared_first = same_recipe
+                && group.is_some()
                 && i < j
-                && !jobs[..i].iter().any(|o| o.recipe.dir == job.recipe.dir);
-            if (needed && abi_ok) || noarch_first {
+                && other.shared_build() == group
+                && !jobs[..i]
+                    .iter()
+                    .any(|o| o.recipe.dir == job.recipe.dir && o.shared_build() == group);
+            if (needed && abi_ok) || shared_first {
                 depends_on.push(i);
             }
         }
@@ -232,8 +241,10 @@ pub async fn build_all(
     let mut state = vec![State::Waiting; jobs.len()];
     let mut done = 0usize;
     reporter.overall(0, jobs.len() as u64);
-    // The report of the first variant of each noarch: python recipe, by recipe folder.
-    let mut noarch_built: HashMap<std::path::PathBuf, BuildReport> = HashMap::new();
+    // The report of the first variant of each shared build (noarch: python, abi3t),
+    // by recipe folder and kind.
+    let mut shared_built: HashMap<(std::path::PathBuf, SharedBuild), BuildReport> =
+        HashMap::new();
     let mut running = FuturesUnordered::new();
     loop {
         // Start every job whose dependencies are done, up to `parallel` at once.
@@ -302,17 +313,16 @@ pub async fn build_all(
             }
             state[node.index] = State::Running;
             let index = node.index;
-            // A later variant of a noarch: python recipe judges the first one's package
-            // on its own interpreter (unless this variant's own report is reusable).
-            let first_noarch = job
-                .is_noarch_python()
-                .then(|| noarch_built.get(&job.recipe.dir).cloned())
-                .flatten()
+            // A later variant of a shared build judges the first one's package on its
+            // own interpreter (unless this variant's own report is reusable).
+            let shared = job.shared_build();
+            let first_shared = shared
+                .and_then(|kind| shared_built.get(&(job.recipe.dir.clone(), kind)).cloned())
                 .filter(|_| plan.reusable.is_none() || settings.force);
             running.push(async move {
                 let started = Instant::now();
                 let key = plan.key.clone();
-                let result = match first_noarch {
+                let result = match first_shared {
                     Some(first) => {
                         let r =
                             judge_published(job, &first, &plan, settings, reporter, started).await;
@@ -326,7 +336,8 @@ pub async fn build_all(
                                 &job.name,
                                 true,
                                 &format!(
-                                    "noarch: judged the package of the first variant · {}",
+                                    "{}: judged the package of the first variant · {}",
+                                    shared.map_or("", |k| k.describe()),
                                     v.join(", ")
                                 ),
                             );
@@ -352,9 +363,9 @@ pub async fn build_all(
         match result {
             Done::Built(report) => {
                 state[index] = State::Succeeded;
-                if job.is_noarch_python() {
-                    noarch_built
-                        .entry(job.recipe.dir.clone())
+                if let Some(kind) = job.shared_build() {
+                    shared_built
+                        .entry((job.recipe.dir.clone(), kind))
                         .or_insert_with(|| report.clone());
                 }
                 // The verdicts stand in the channel (written by this build or an earlier identical one).

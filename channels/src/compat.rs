@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use ftforge_interpreter::extensions::ModuleAbi;
 use ftforge_interpreter::PythonAbi;
 use serde::{Deserialize, Serialize};
 
@@ -164,6 +165,10 @@ pub struct CompatRecord {
     /// The ABI is free-threaded, kept in the JSON for readers of the file.
     pub freethreading: bool,
     pub verdict: Verdict,
+    /// The stable ABI every extension module of the package shares (`abi3t`: one file
+    /// for every 3.15+ interpreter, PEP 803), when they share one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_abi: Option<ModuleAbi>,
     /// The published file, when the build produced one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
@@ -197,6 +202,7 @@ impl CompatRecord {
             python: abi.py_ver(),
             freethreading: abi.freethreading,
             verdict,
+            stable_abi: None,
             filename: None,
             subdir: None,
             reason: format!("{verdict} because"),

@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use ftforge_interpreter::extensions::ModuleAbi;
 use ftforge_interpreter::PythonAbi;
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,9 @@ pub struct PackageHistory {
 pub struct Cell {
     pub verdict: Verdict,
     pub reason: String,
+    /// `abi3t` when the package is one stable-ABI file for many interpreters (PEP 803).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_abi: Option<ModuleAbi>,
     /// Modules that do not load in a subinterpreter (`None` when that probe did not run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subinterpreter_failures: Option<Vec<String>>,
@@ -94,6 +98,17 @@ pub struct LegendEntry {
     pub meaning: String,
     /// [`Verdict::severity`]: how views colour the verdict.
     pub severity: Severity,
+}
+
+impl Cell {
+    /// The verdict as views print it: `gil-free`, or `gil-free abi3t` for a package
+    /// built once for the stable ABI.
+    pub fn label(&self) -> String {
+        match self.stable_abi {
+            Some(abi) => format!("{} {abi}", self.verdict),
+            None => self.verdict.to_string(),
+        }
+    }
 }
 
 pub fn meaning(v: Verdict) -> &'static str {
@@ -226,6 +241,7 @@ impl Matrix {
                 Cell {
                     verdict: record.verdict,
                     reason: record.reason.clone(),
+                    stable_abi: record.stable_abi,
                     subinterpreter_failures: record
                         .evidence
                         .pointer("/subinterpreters/modules")

@@ -12,6 +12,10 @@ config_args=(
   --with-ensurepip=install
   --with-computed-gotos
   --with-system-expat
+  # The libmpdec CPython carries: 3.13 and 3.14 fall back to it when the machine has
+  # none, 3.15 falls back to the slow pure-Python decimal instead (and Debian 12 has
+  # no libmpdec-dev), so ask for it by name.
+  --without-system-libmpdec
   --with-tzpath="$PREFIX/share/zoneinfo:/usr/share/zoneinfo:/usr/lib/zoneinfo:/usr/share/lib/zoneinfo:/etc/zoneinfo"
   --without-static-libpython
 )

@@ -166,14 +166,16 @@ pub(crate) async fn judge_output(
         a.evidence.judged_with = Some(JUDGING_DIGEST.into());
         a.evidence.shared_libraries = libraries.into_iter().map(|m| m.path).collect();
         let evidence = a.evidence.to_value();
-        result.compat = Some(compat_record(
+        let mut compat = compat_record(
             output,
             Some(&abi),
             a.verdict,
             &a.reason,
             evidence,
             Some(record),
-        ));
+        );
+        compat.stable_abi = ftforge_interpreter::extensions::shared_stable_abi(&a.evidence.modules);
+        result.compat = Some(compat);
         result.assessment = Some(a);
     }
     Ok(result)

@@ -102,6 +102,16 @@ pub enum BuildError {
         #[source]
         source: env::EnvError,
     },
+    #[error("{job}: `python.version_independent` asks for one abi3t package, but {output} has {}", if modules.is_empty() { "no extension module".to_string() } else { modules.join(", ") })]
+    #[diagnostic(help(
+        "build the extension for abi3t (Py_TARGET_ABI3T=0x030f0000 and a PyModExport_ hook: CPython's abi3t migration guide), or drop the key to build one package per interpreter"
+    ))]
+    NotAbi3t {
+        job: String,
+        output: String,
+        /// Each module that is not abi3t, with the ABI its file name says.
+        modules: Vec<String>,
+    },
     #[error("the build graph has a dependency cycle: {}", jobs.join(" → "))]
     #[diagnostic(help(
         "each of these recipes needs a package another one of them produces; break the cycle in their requirements"
@@ -121,7 +131,10 @@ impl BuildError {
     pub fn is_package_failure(&self) -> bool {
         matches!(
             self,
-            BuildError::Script { .. } | BuildError::Source { .. } | BuildError::Tests { .. }
+            BuildError::Script { .. }
+                | BuildError::Source { .. }
+                | BuildError::Tests { .. }
+                | BuildError::NotAbi3t { .. }
         )
     }
 
@@ -137,6 +150,7 @@ impl BuildError {
             | BuildError::Channel { job, .. }
             | BuildError::WorkDirTooLong { job, .. }
             | BuildError::Stress { job, .. }
+            | BuildError::NotAbi3t { job, .. }
             | BuildError::Env { job, .. } => Some(job),
             BuildError::Recipe(_) | BuildError::Cycle { .. } | BuildError::Io { .. } => None,
         }
@@ -499,6 +513,9 @@ impl<'a> Workspace<'a> {
         let abi = self.job.abi;
         let mut packages = Vec::new();
         for (output, files) in self.job.outputs().zip(files_of) {
+            if let (true, Some(abi)) = (output.abi3t, abi) {
+                self.check_abi3t(output, files, &abi)?;
+            }
             let noarch_python = if output.is_noarch_python() { abi } else { None };
             let crate::depends::Dependencies {
                 depends,
@@ -525,6 +542,31 @@ impl<'a> Workspace<'a> {
             );
         }
         Ok(packages)
+    }
+
+    /// An output built once for every 3.15+ interpreter must hold abi3t modules only.
+    fn check_abi3t(
+        &self,
+        output: &crate::recipe::RenderedOutput,
+        files: &[PathBuf],
+        abi: &ftforge_interpreter::PythonAbi,
+    ) -> Result<(), BuildError> {
+        use ftforge_interpreter::extensions::{extension_modules, ModuleAbi};
+        let files: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+        let modules = extension_modules(files.iter().map(String::as_str), &abi.site_packages_dir());
+        let wrong: Vec<String> = modules
+            .iter()
+            .filter(|m| m.abi != ModuleAbi::Abi3t)
+            .map(|m| format!("{} ({})", m.name, m.abi))
+            .collect();
+        if modules.is_empty() || !wrong.is_empty() {
+            return Err(BuildError::NotAbi3t {
+                job: self.job.name.clone(),
+                output: output.name.clone(),
+                modules: wrong,
+            });
+        }
+        Ok(())
     }
 
     /// Stage 7: every output (a package file) installed at another path, tested and

@@ -28,6 +28,7 @@ pub fn compat_record(
         python: abi.map(|a| a.py_ver()).unwrap_or_default(),
         freethreading: abi.is_some_and(|a| a.freethreading),
         verdict,
+        stable_abi: None,
         filename: record.map(|r| r.identifier.to_string()),
         subdir: record.map(|r| r.package_record.subdir.clone()),
         reason: reason.to_string(),

@@ -59,6 +59,10 @@ pub struct RenderedOutput {
     pub build_number: u64,
     /// `python` or `generic` for noarch packages.
     pub noarch: Option<String>,
+    /// Built once for every interpreter from 3.15 on as an abi3t package (PEP 803):
+    /// `build.python.version_independent: true` on a 3.15+ variant. Before 3.15 the
+    /// key changes nothing (one package per interpreter, docs/recipes.md).
+    pub abi3t: bool,
     pub script: Option<Script>,
     pub requirements: Requirements,
     pub tests: Vec<TestSpec>,
@@ -357,6 +361,12 @@ impl Recipe {
             };
             let build_number = build.number.unwrap_or(0);
             let noarch = build.noarch.clone();
+            let abi3t = noarch.is_none()
+                && build
+                    .python
+                    .as_ref()
+                    .is_some_and(|p| p.version_independent == Some(true))
+                && crate::job::variant_abi(variant).is_some_and(|abi| abi.has_abi3t());
             let hash_input = hash_input(variant, noarch.as_deref());
             let own_hash = if noarch.is_some() {
                 short_hash(&hash_input)
@@ -367,6 +377,8 @@ impl Recipe {
                 let py_prefix = match noarch.as_deref() {
                     Some("python") => "py".to_string(),
                     Some(_) => String::new(),
+                    // One file for 3.15t, 3.15, 3.16t…: no interpreter in its name.
+                    None if abi3t => "abi3t_".to_string(),
                     None => python_build_prefix(variant, requirements),
                 };
                 format!("{py_prefix}h{own_hash}_{build_number}")
@@ -392,6 +404,7 @@ impl Recipe {
                     .and_then(|p| p.site_packages_path.clone()),
                 skipped: build.is_skipped(),
                 noarch,
+                abi3t,
                 script: build.script.clone(),
                 requirements: requirements.clone(),
                 tests: spec.tests.clone(),
@@ -997,8 +1010,8 @@ outputs:
                 (5, 3),
             ),
             (
-                "build:\n  python:\n    version_independent: true\n",
-                "`build.python.version_independent`",
+                "build:\n  python:\n    skip_pyc_compilation: [a.py]\n",
+                "`build.python.skip_pyc_compilation`",
                 (6, 5),
             ),
             (

@@ -68,11 +68,6 @@ const BUILD: &[Rule] = &[
         help: "python.app entry points exist on macOS only; ftforge builds for linux",
     },
     Rule {
-        path: "python.version_independent",
-        allowed: inert,
-        help: "abi3 packages are not built by ftforge yet; build one package per interpreter",
-    },
-    Rule {
         path: "variant.ignore_keys",
         allowed: inert,
         help: "ftforge puts every variant key the recipe mentions into the hash; remove the key from variants.yaml instead",
