@@ -149,7 +149,7 @@ source:
 build:
   number: 0
 {python}  script:
-    file: build.sh
+    content: bash build.sh
     env:
       PACKAGE: {package}
       SUFFIX: {suffix}

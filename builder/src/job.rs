@@ -152,4 +152,11 @@ impl RenderedOutput {
     pub fn is_noarch_python(&self) -> bool {
         self.noarch.as_deref() == Some("python")
     }
+
+    /// Its files are laid out and linked as `noarch: python` (`site-packages/…`, placed
+    /// by the installer in the environment's site-packages): `noarch: python` packages,
+    /// and abi3t packages, one platform file for lib/python3.15t and lib/python3.15 alike.
+    pub fn links_as_noarch_python(&self) -> bool {
+        self.is_noarch_python() || self.abi3t
+    }
 }

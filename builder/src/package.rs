@@ -173,7 +173,7 @@ pub fn write_package(input: &PackageInput<'_>, out_dir: &Path) -> Result<PathBuf
     // Console scripts of `build.python.entry_points`: noarch: python packages list them
     // in info/link.json and the installer writes them for the environment's python;
     // other packages carry `bin/<command>` themselves.
-    let noarch_python = output.noarch.as_deref() == Some("python");
+    let noarch_python = output.links_as_noarch_python();
     for entry in &output.entry_points {
         let packaged = if noarch_python {
             format!("python-scripts/{}", entry.command)
@@ -339,6 +339,11 @@ fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageErro
     }
     if let Some(family) = &output.about.license_family {
         obj.insert("license_family".into(), family.clone().into());
+    }
+    // An abi3t package is a platform package linked as noarch: python (its files go to
+    // whichever site-packages the environment's interpreter has).
+    if output.abi3t {
+        obj.insert("noarch".into(), "python".into());
     }
     match output.noarch.as_deref() {
         Some(kind) => {

@@ -516,7 +516,7 @@ impl<'a> Workspace<'a> {
             if let (true, Some(abi)) = (output.abi3t, abi) {
                 self.check_abi3t(output, files, &abi)?;
             }
-            let noarch_python = if output.is_noarch_python() { abi } else { None };
+            let noarch_python = if output.links_as_noarch_python() { abi } else { None };
             let crate::depends::Dependencies {
                 depends,
                 constrains,
