@@ -211,8 +211,17 @@ print(json.dumps(out))
             "{yaml}"
         );
 
+        // rattler-build renders every interpreter of the shipped variants.yaml (ftforge
+        // leaves 3.15 out until it is asked for or released; rattler-build has no such rule).
         let variants = rendered[case.name].as_array().unwrap();
-        assert_eq!(variants.len(), 4, "{}: {variants:?}", case.name);
+        let shipped = std::fs::read_to_string(repo_root().join("recipes/variants.yaml")).unwrap();
+        let interpreters = shipped
+            .lines()
+            .find(|l| l.starts_with("python:"))
+            .map(|l| l.matches('"').count() / 2)
+            .unwrap();
+        assert!(interpreters >= 4, "{shipped}");
+        assert_eq!(variants.len(), interpreters, "{}: {variants:?}", case.name);
         for r in variants {
             let what = format!("{} ({})", case.name, r["variant"]);
             assert_eq!(r["package"]["name"], case.name, "{what}");

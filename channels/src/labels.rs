@@ -299,6 +299,25 @@ mod tests {
         data
     }
 
+    /// A package for several interpreters without `python_abi` (a stable-ABI build)
+    /// follows the verdicts recorded for each interpreter, like a noarch one.
+    #[test]
+    fn stable_abi_packages_follow_their_per_interpreter_verdicts() {
+        let st = record("st", "abi3t_h1_0", &["python >=3.15"]);
+        assert_eq!(record_abi(&st), None);
+        let judged = verdicts(
+            "st",
+            &[("cp315t", Verdict::GilReenabled), ("cp315", Verdict::Ok)],
+        );
+        assert!(!belongs("freethreading", &st, &judged));
+        assert!(belongs("gil", &st, &judged));
+        let good = verdicts("st", &[("cp315t", Verdict::GilFree), ("cp315", Verdict::Ok)]);
+        assert!(belongs("freethreading", &st, &good) && belongs("gil", &st, &good));
+        // Never judged: a package not tied to one interpreter serves both.
+        let other = verdicts("unrelated", &[("cp315t", Verdict::GilReenabled)]);
+        assert!(belongs("freethreading", &st, &other) && belongs("gil", &st, &other));
+    }
+
     #[test]
     fn noarch_python_packages_follow_their_per_interpreter_verdicts() {
         let sc = noarch_python("sc");
