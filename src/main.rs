@@ -12,7 +12,9 @@ mod style;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::{build, check, index, install, matrix, plan, probe, publish, recipe, serve, source};
+use commands::{
+    build, check, index, install, job, matrix, plan, probe, publish, recipe, serve, source,
+};
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +57,9 @@ enum Command {
     /// Generate recipes from a project's sdist on the package index
     #[command(subcommand)]
     Recipe(recipe::RecipeCommand),
+    /// One job of a build graph on a cluster worker (what `build --executor` sends)
+    #[command(subcommand, hide = true)]
+    Job(job::JobCommand),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +109,7 @@ async fn run(command: Command) -> miette::Result<ExitCode> {
         Command::Serve(args) => serve::exec(args).await,
         Command::Index(args) => index::exec(args),
         Command::Recipe(command) => recipe::exec(command).await,
+        Command::Job(command) => job::exec(command).await,
     }
 }
 
@@ -121,6 +127,7 @@ impl Command {
             Command::Matrix(_) => "matrix",
             Command::Probe(_) => "probe",
             Command::Recipe(_) => "recipe",
+            Command::Job(_) => "job",
         }
     }
 }

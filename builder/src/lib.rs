@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod dask;
 pub mod depends;
 pub mod diagnose;
 pub mod env;
@@ -13,6 +14,7 @@ pub mod plan;
 pub mod progress;
 pub mod pypi;
 pub mod recipe;
+pub mod remote;
 pub mod script;
 pub mod session;
 pub mod source;

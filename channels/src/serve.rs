@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::compat::CompatRecord;
+use crate::labels::PRERELEASE_LABEL;
 use crate::layout::{Channel, ChannelError};
 use crate::publish::PublishOutcome;
 use crate::upload::{
@@ -323,11 +324,16 @@ async fn upload(server: &Arc<Server>, request: Request) -> Result<Response, Refu
         }
         (&Method::PUT, [subdir, filename]) => {
             let (subdir, filename) = (subdir.to_string(), filename.to_string());
-            upload_package(server, subdir, filename, request).await
+            upload_package(server, None, subdir, filename, request).await
+        }
+        // Packages built with or for a release candidate live in their own label.
+        (&Method::PUT, ["label", label, subdir, filename]) if *label == PRERELEASE_LABEL => {
+            let (subdir, filename) = (subdir.to_string(), filename.to_string());
+            upload_package(server, Some(PRERELEASE_LABEL), subdir, filename, request).await
         }
         _ => Err(refuse(
             StatusCode::NOT_FOUND,
-            "uploads go to PUT /<subdir>/<name>-<version>-<build>.conda, POST /ftforge/compat, \
+            "uploads go to PUT /<subdir>/<name>-<version>-<build>.conda (or /label/python_rc/<subdir>/…), POST /ftforge/compat, \
              PUT /ftforge/builds/<key>.json or PUT /ftforge/failures/<key>.json",
         )),
     }
@@ -359,6 +365,7 @@ fn internal(error: impl std::fmt::Display) -> Refusal {
 
 async fn upload_package(
     server: &Arc<Server>,
+    label: Option<&'static str>,
     subdir: String,
     filename: String,
     request: Request,
@@ -416,8 +423,8 @@ async fn upload_package(
         let _incoming = incoming;
         verify_package(&received, &subdir, &received_sha256, claimed.as_deref())
             .map_err(|refusal| refuse(StatusCode::BAD_REQUEST, &refusal.to_string()))?;
-        let published = server
-            .channel
+        let target = label.map_or_else(|| server.channel.clone(), |l| server.channel.label_root(l));
+        let published = target
             .publish(std::slice::from_ref(&received), force)
             .map_err(|e| match e {
                 ChannelError::Conflict { .. } => refuse(
@@ -456,14 +463,17 @@ async fn upload_compat(server: &Arc<Server>, request: Request) -> Result<Respons
         // judge a package the channel does not have.
         for record in &records {
             if let (Some(filename), Some(subdir)) = (&record.filename, &record.subdir) {
-                let published = check_target(subdir, filename).is_ok()
-                    && server
-                        .channel
-                        .read_repodata(subdir)
-                        .map_err(internal)?
-                        .conda_packages
-                        .keys()
-                        .any(|k| k.to_string() == *filename);
+                let mut published = false;
+                if check_target(subdir, filename).is_ok() {
+                    for channel in server.channel.with_prerelease_label() {
+                        published |= channel
+                            .read_repodata(subdir)
+                            .map_err(internal)?
+                            .conda_packages
+                            .keys()
+                            .any(|k| k.to_string() == *filename);
+                    }
+                }
                 if !published {
                     return Err(refuse(
                         StatusCode::BAD_REQUEST,

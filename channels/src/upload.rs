@@ -124,6 +124,12 @@ impl UploadToken {
     }
 
     /// The `Authorization` header value.
+    /// The token itself, for handing to a process that uploads on our behalf (a
+    /// cluster worker, which writes it to a file only it can read).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.secret)
     }
@@ -315,6 +321,19 @@ pub async fn upload_package(
     package: &Path,
     force: bool,
 ) -> Result<Published, UploadError> {
+    upload_package_to(client, channel, None, token, package, force).await
+}
+
+/// [`upload_package`] into a label of its own (`label/python_rc`: built with or for a
+/// release candidate; `PUT /label/<label>/<subdir>/<file>`), or main with `None`.
+pub async fn upload_package_to(
+    client: &reqwest::Client,
+    channel: &Url,
+    label: Option<&str>,
+    token: &UploadToken,
+    package: &Path,
+    force: bool,
+) -> Result<Published, UploadError> {
     // Reading the record locally finds the subdir and refuses a broken file early.
     let (record, filename) = {
         let package = package.to_path_buf();
@@ -326,7 +345,8 @@ pub async fn upload_package(
             })??
     };
     let sha256 = record.sha256.map(hex::encode).unwrap_or_default();
-    let mut url = join(channel, &format!("{}/{}", record.subdir, filename))?;
+    let under = label.map(|l| format!("label/{l}/")).unwrap_or_default();
+    let mut url = join(channel, &format!("{under}{}/{}", record.subdir, filename))?;
     if force {
         url.set_query(Some("force=true"));
     }

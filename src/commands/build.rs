@@ -8,9 +8,12 @@ use clap::{Args, ValueEnum};
 use ftforge_builder::build::{BuildReport, BuildSettings};
 use ftforge_builder::plan::{discover_recipes, released_interpreters, VariantFilter, VariantKind};
 use ftforge_builder::recipe::Recipe;
+use ftforge_builder::dask::{build_on_cluster, DaskExecutor};
+use ftforge_builder::remote::RemoteChannel;
 use ftforge_builder::session::build_all;
 use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
 use ftforge_builder::variants::Variant;
+use ftforge_channels::upload::UploadToken;
 use ftforge_channels::{Channel, CompatRecord, Verdict};
 use miette::Result;
 
@@ -84,6 +87,17 @@ impl SelectionArgs {
         Ok(jobs)
     }
 
+    /// [`Self::settings`] with another channel directory.
+    pub fn settings_for(
+        &self,
+        channel: &std::path::Path,
+        work_dir: Option<PathBuf>,
+        cpu_count: usize,
+        force: bool,
+    ) -> BuildSettings {
+        build_settings(channel, work_dir, cpu_count, force)
+    }
+
     /// Where a build reads and writes.
     pub fn settings(
         &self,
@@ -112,6 +126,7 @@ pub fn build_settings(
         cpu_count,
         client: http_client(),
         force,
+        extra_records: Vec::new(),
     }
 }
 
@@ -137,6 +152,13 @@ pub struct BuildArgs {
     /// Rebuild even when the channel already holds an identical build
     #[arg(long)]
     pub force: bool,
+    /// Run the jobs on a Dask cluster (dask://HOST:PORT) instead of this machine; the
+    /// channel must then be a channel server (`--channel http://HOST:PORT`, docs/cluster.md)
+    #[arg(long, value_name = "dask://HOST:PORT")]
+    pub executor: Option<String>,
+    /// The channel server's upload token (a file), for --executor
+    #[arg(long, value_name = "FILE")]
+    pub upload_token_file: Option<PathBuf>,
     /// Exit non-zero when any package gets one of these verdicts (e.g. build-failed,gil-reenabled)
     #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
     pub fail_on: Vec<Verdict>,
@@ -162,7 +184,28 @@ pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
         jobs.len(),
         args.selection.channel.display()
     ));
-    let outcome = build_all(&jobs, &settings, &reporter, parallel).await;
+    let _staging;
+    let outcome = match &args.executor {
+        None => build_all(&jobs, &settings, &reporter, parallel).await,
+        Some(executor) => {
+            let executor = DaskExecutor::parse(executor)?;
+            let channel = args.selection.channel.to_string_lossy().into_owned();
+            let remote = RemoteChannel::new(&channel, http_client(), default_cache_dir().join("remote"))?;
+            let token_file = args.upload_token_file.as_deref().ok_or_else(|| {
+                miette::miette!(
+                    help = "the workers upload what they build with the server's token",
+                    "--executor needs --upload-token-file FILE"
+                )
+            })?;
+            let token = UploadToken::from_file(token_file)?;
+            // Keys are computed against the server's packages; nothing is published here.
+            _staging = tempfile::tempdir().map_err(|e| miette::miette!("{e}"))?;
+            let settings = args
+                .selection
+                .settings_for(_staging.path(), args.work_dir.clone(), cpu_count, args.force);
+            build_on_cluster(&jobs, &settings, &remote, &token, &executor, &reporter).await
+        }
+    };
     print_summary(&outcome.reports, &args.selection.channel, &args.output)?;
     print_verdicts(&outcome.verdicts, args.output.json);
     for failure in outcome.package_failures {

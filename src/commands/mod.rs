@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod index;
 pub mod install;
+pub mod job;
 pub mod matrix;
 pub mod plan;
 pub mod probe;

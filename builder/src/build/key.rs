@@ -37,8 +37,14 @@ pub fn build_key(job: &Job, host: &[RepoDataRecord]) -> String {
             .unwrap_or_default()
             .as_bytes(),
     );
-    // Every file of the recipe folder (build.sh, patches, sources it ships).
+    // Every file of the recipe folder (build.sh, patches, sources it ships), and of
+    // each `path:` source (which may lie outside it).
     hasher.update(job.rendered.recipe_digest.as_bytes());
+    for source in &job.rendered.sources {
+        if let Some(path) = &source.path {
+            hasher.update(crate::recipe::tree_digest(&job.recipe.dir.join(path)).as_bytes());
+        }
+    }
     hex::encode(hasher.finalize())[..16].to_string()
 }
 
@@ -92,10 +98,20 @@ pub fn cached_failure(channel: &Channel, key: &str) -> Option<CompatRecord> {
     (stored.judged_with == JUDGING_DIGEST).then_some(stored.record)
 }
 
+/// `ftforge/failures/<key>.json`: a failed build's verdict and the judge that made it.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredFailure {
-    judged_with: String,
-    record: CompatRecord,
+pub struct StoredFailure {
+    pub judged_with: String,
+    pub record: CompatRecord,
+}
+
+/// The stored form of a failure's verdict (made by this code's judge).
+pub fn failure_json(record: &CompatRecord) -> Vec<u8> {
+    let stored = StoredFailure {
+        judged_with: JUDGING_DIGEST.to_string(),
+        record: record.clone(),
+    };
+    serde_json::to_vec_pretty(&stored).unwrap_or_default()
 }
 
 /// Remembers that the build with `key` failed, so an unchanged rebuild does not retry.
@@ -104,14 +120,5 @@ pub fn remember_failure(
     key: &str,
     record: &CompatRecord,
 ) -> Result<(), ChannelError> {
-    let stored = StoredFailure {
-        judged_with: JUDGING_DIGEST.to_string(),
-        record: record.clone(),
-    };
-    store(
-        channel,
-        "failures",
-        key,
-        serde_json::to_vec_pretty(&stored).unwrap_or_default(),
-    )
+    store(channel, "failures", key, failure_json(record))
 }

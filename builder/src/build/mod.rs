@@ -17,7 +17,8 @@ use ftforge_interpreter::InterpreterFacts;
 use rattler_conda_types::RepoDataRecord;
 
 pub use key::{
-    build_key, cached_failure, remember_failure, reusable_report, JUDGING_DIGEST, PACKAGING_DIGEST,
+    build_key, cached_failure, failure_json, remember_failure, reusable_report, StoredFailure,
+    JUDGING_DIGEST, PACKAGING_DIGEST,
 };
 pub use records::{blocked_record, compat_record, failure_record, skipped_record, FailureEvidence};
 pub use scripts::PLACEHOLDER_LEN;
@@ -112,6 +113,11 @@ pub enum BuildError {
         /// Each module that is not abi3t, with the ABI its file name says.
         modules: Vec<String>,
     },
+    #[error("the Dask executor: {message}")]
+    #[diagnostic(help(
+        "docs/cluster.md: start `dask scheduler` and `dask worker … --resources build=1`, and `ftforge serve` with an upload token"
+    ))]
+    Executor { message: String },
     #[error("the build graph has a dependency cycle: {}", jobs.join(" → "))]
     #[diagnostic(help(
         "each of these recipes needs a package another one of them produces; break the cycle in their requirements"
@@ -152,7 +158,10 @@ impl BuildError {
             | BuildError::Stress { job, .. }
             | BuildError::NotAbi3t { job, .. }
             | BuildError::Env { job, .. } => Some(job),
-            BuildError::Recipe(_) | BuildError::Cycle { .. } | BuildError::Io { .. } => None,
+            BuildError::Recipe(_)
+            | BuildError::Cycle { .. }
+            | BuildError::Io { .. }
+            | BuildError::Executor { .. } => None,
         }
     }
 
@@ -178,6 +187,9 @@ pub struct BuildSettings {
     pub client: reqwest::Client,
     /// Rebuild even when the channel already holds this build's packages.
     pub force: bool,
+    /// Packages of a channel server, read after `channel`'s own: host packages of a job
+    /// built for `ftforge build --executor` (`remote.rs`); empty for local builds.
+    pub extra_records: Vec<RepoDataRecord>,
 }
 
 /// What one build produced, stored beside the channel's subdirs as evidence.
@@ -285,12 +297,13 @@ fn prerelease_interpreter(job: &Job, host_records: &[RepoDataRecord]) -> Option<
 
 /// Stage 1: the key, the host packages and whether an identical build exists.
 pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildError> {
-    let channel_records =
+    let mut channel_records =
         env::channel_records(&settings.channel).map_err(|source| BuildError::Env {
             job: job.name.clone(),
             what: "the channel's packages".into(),
             source,
         })?;
+    channel_records.extend(settings.extra_records.iter().cloned());
     // The host environment: our own packages from the channel (the interpreter users
     // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
     // isolation.
@@ -714,7 +727,6 @@ pub async fn judge_published(
     reporter: &dyn Reporter,
     started: Instant,
 ) -> Result<BuildReport, BuildError> {
-    let ws = Workspace::prepare(job, settings, reporter, plan, built.toolchain.clone())?;
     let packages: Vec<PathBuf> = built
         .outputs
         .iter()
@@ -724,6 +736,21 @@ pub async fn judge_published(
                 .published_path(o.label.as_deref(), &o.subdir, &o.filename)
         })
         .collect();
+    judge_files(job, built, packages, plan, settings, reporter, started).await
+}
+
+/// [`judge_published`] with the package files given (`packages`, one per output of
+/// `built`): a remote job judges files it fetched from the channel server.
+pub async fn judge_files(
+    job: &Job<'_>,
+    built: &BuildReport,
+    packages: Vec<PathBuf>,
+    plan: &JobPlan,
+    settings: &BuildSettings,
+    reporter: &dyn Reporter,
+    started: Instant,
+) -> Result<BuildReport, BuildError> {
+    let ws = Workspace::prepare(job, settings, reporter, plan, built.toolchain.clone())?;
     let counts: Vec<usize> = built.outputs.iter().map(|o| o.files).collect();
     let (mut outputs, compat) = ws
         .judge(&packages, &counts, &plan.channel_records, &plan.missing)

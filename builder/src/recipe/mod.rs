@@ -139,28 +139,9 @@ impl Recipe {
 
     /// sha256 over every file of the recipe folder (names and contents).
     pub fn content_digest(&self) -> String {
-        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&self.dir)
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-            .collect();
-        files.sort();
-        let mut hasher = sha2::Sha256::new();
-        for path in files {
-            if let Ok(bytes) = std::fs::read(&path) {
-                sha2::Digest::update(
-                    &mut hasher,
-                    path.strip_prefix(&self.dir)
-                        .unwrap_or(&path)
-                        .to_string_lossy()
-                        .as_bytes(),
-                );
-                sha2::Digest::update(&mut hasher, &bytes);
-            }
-        }
-        hex::encode(sha2::Digest::finalize(hasher))
+        tree_digest(&self.dir)
     }
+
 
     /// The time, in milliseconds since the epoch, packages of this recipe carry
     /// (`index.json`'s timestamp, file times in the archive, `SOURCE_DATE_EPOCH` for
@@ -619,6 +600,32 @@ fn apply_variant_to_requirements(reqs: &mut [String], variant: &Variant) {
             }
         }
     }
+}
+
+/// sha256 over every file under `root` (or of `root` itself), with its path relative
+/// to `root`: a recipe folder, or a `path:` source.
+pub fn tree_digest(root: &Path) -> String {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    let mut hasher = sha2::Sha256::new();
+    for path in files {
+        if let Ok(bytes) = std::fs::read(&path) {
+            sha2::Digest::update(
+                &mut hasher,
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .as_bytes(),
+            );
+            sha2::Digest::update(&mut hasher, &bytes);
+        }
+    }
+    hex::encode(sha2::Digest::finalize(hasher))
 }
 
 fn hash_input(variant: &Variant, noarch: Option<&str>) -> BTreeMap<String, String> {

@@ -1,0 +1,265 @@
+//! `ftforge build --executor dask://…` on a real Dask cluster on 127.0.0.1 (a `dask
+//! scheduler` and two `dask worker` processes with one build slot each) against a real
+//! channel server (`ftforge serve` with an upload token): jobs run on the workers, take
+//! the interpreter from the server over HTTP and upload their results; a worker killed
+//! during a build loses nothing (the job completes on the other worker, its package is
+//! published once); a second run sends nothing; a scheduler that goes away stops the
+//! build with a clear error and a re-run reuses what was uploaded.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A process started in a process group of its own, killed with everything it started
+/// (a worker's running `ftforge job run` too, as when its machine dies) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Every process of the group it leads (pkill takes the group id as such: no
+        // negative number for `kill` to misread).
+        let group = self.0.id();
+        assert!(group > 1, "a process group of our own");
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-g", &group.to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn in_own_group(command: &mut Command) -> &mut Command {
+    std::os::unix::process::CommandExt::process_group(command, 0)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn scheduler(port: u16, dir: &Path) -> Proc {
+    let child = in_own_group(&mut Command::new(host_python()))
+        .args(["-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .args(["--dashboard-address", ":0"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`distributed` is installed (.ci/setup)");
+    wait_for_port(port, "dask scheduler");
+    Proc(child)
+}
+
+/// A worker with one build slot, listening on `port`, with a cache of its own.
+fn worker(scheduler: u16, port: u16, dir: &Path) -> Proc {
+    let cache = dir.join(format!("worker-{port}"));
+    std::fs::create_dir_all(&cache).unwrap();
+    let child = in_own_group(&mut Command::new(host_python()))
+        .args(["-m", "distributed.cli.dask_worker"])
+        .arg(format!("tcp://127.0.0.1:{scheduler}"))
+        .args(["--nthreads", "1", "--resources", "build=1", "--no-nanny", "--host", "127.0.0.1"])
+        .args(["--worker-port", &port.to_string(), "--dashboard-address", ":0"])
+        .env("FTFORGE_BIN", env!("CARGO_BIN_EXE_ftforge"))
+        .env("FTFORGE_CACHE_DIR", &cache)
+        .env("FTFORGE_WORK_DIR", cache.join("work"))
+        .current_dir(&cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, "dask worker");
+    Proc(child)
+}
+
+/// A recipe building tests/fixtures/abi3t-counter as a plain cp314t extension, after
+/// sleeping `sleep` seconds (a window to kill its worker in).
+fn recipe(dir: &Path, name: &str, sleep: u32, number: u32) -> PathBuf {
+    let recipe = dir.join(name);
+    std::fs::create_dir_all(&recipe).unwrap();
+    let fixture = repo_root().join("tests/fixtures/abi3t-counter");
+    std::fs::write(
+        recipe.join("recipe.yaml"),
+        format!(
+            r#"schema_version: 1
+package:
+  name: {name}
+  version: "1.0.0"
+source:
+  path: {fixture}
+build:
+  number: {number}
+  script:
+    content:
+      - sleep {sleep}
+      - bash build.sh
+    env:
+      PACKAGE: {package}
+      SUFFIX: version
+requirements:
+  build:
+    - ${{{{ compiler('c') }}}}
+  host:
+    - python
+  run:
+    - python
+"#,
+            fixture = fixture.display(),
+            package = name.replace('-', "_"),
+        ),
+    )
+    .unwrap();
+    recipe
+}
+
+/// `ftforge build RECIPES --python cp314t` on the cluster, started (not waited for).
+fn cluster_build(recipes: &Path, server: &str, scheduler: u16, token: &Path, work: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ftforge"))
+        .arg("build")
+        .arg(recipes)
+        .args(["--python", "cp314t", "--json", "--channel", server])
+        .arg("--executor")
+        .arg(format!("dask://127.0.0.1:{scheduler}"))
+        .arg("--upload-token-file")
+        .arg(token)
+        .arg("--work-dir")
+        .arg(work)
+        .env("FTFORGE_CACHE_DIR", work.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn repodata_files(channel: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(channel.join("linux-64/repodata.json")).unwrap_or_default();
+    let repodata: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    repodata["packages.conda"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, r)| r["name"] == name)
+                .map(|(f, _)| f.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    // The channel server: the cp314t interpreter, uploads with a token.
+    let channel = dir.join("channel");
+    let out = run(ftforge()
+        .arg("publish")
+        .args(cp314t_interpreter_packages())
+        .arg("-c")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = dir.join("token");
+    std::fs::write(&token, "cluster-secret\n").unwrap();
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let served = serve_with(&channel, &["--upload-token-file", token.to_str().unwrap()]);
+
+    let sched_port = free_port();
+    let _scheduler = scheduler(sched_port, dir);
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut workers = vec![
+        (port_a, Some(worker(sched_port, port_a, dir))),
+        (port_b, Some(worker(sched_port, port_b, dir))),
+    ];
+
+    let recipes = dir.join("recipes");
+    recipe(&recipes, "quick-counter", 0, 0);
+    recipe(&recipes, "slow-counter", 25, 0);
+    let work = dir.join("coordinator");
+
+    // 1. Kill the worker that runs slow-counter while it sleeps in its build script.
+    let mut build = cluster_build(&recipes, &served.url, sched_port, &token, &work);
+    let stderr = BufReader::new(build.stderr.take().unwrap());
+    let mut progress = Vec::new();
+    let mut killed = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if killed.is_none() && line.contains("slow-counter") && line.contains("running on tcp://") {
+            let (port, proc) = workers
+                .iter_mut()
+                .find(|(port, _)| line.contains(&format!(":{port}")))
+                .unwrap_or_else(|| panic!("no worker of ours in {line}"));
+            // Let it get into the build, then kill it.
+            std::thread::sleep(Duration::from_secs(5));
+            drop(proc.take());
+            killed = Some(*port);
+        }
+        progress.push(line);
+    }
+    let status = build.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut build.stdout.take().unwrap(), &mut stdout).unwrap();
+    let progress = progress.join("\n");
+    let killed = killed.unwrap_or_else(|| panic!("slow-counter never started:\n{progress}"));
+    assert!(status.success(), "{status}\n{progress}\n{stdout}");
+    let survivor = if killed == port_a { port_b } else { port_a };
+    assert!(
+        progress.contains("slow-counter") && progress.contains(&format!("built on tcp://127.0.0.1:{survivor}")),
+        "slow-counter finished on the surviving worker:\n{progress}"
+    );
+    // Published once each, with verdicts, by the server (workers never saw the folder).
+    for name in ["quick-counter", "slow-counter"] {
+        assert_eq!(repodata_files(&channel, name).len(), 1, "{name}: {progress}");
+        let compat = compat(&channel);
+        let record = &compat["records"][format!("{name}/1.0.0/cp314t")];
+        assert_eq!(record["verdict"], "gil-free", "{name}: {record}");
+    }
+    let reports: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 2, "{stdout}");
+    assert!(work.join("cluster-logs/slow-counter-1.0.0-cp314t.log").is_file());
+
+    // 2. A second run sends nothing.
+    let again = cluster_build(&recipes, &served.url, sched_port, &token, &work).wait_with_output().unwrap();
+    let said = text(&again.stderr);
+    assert!(again.status.success(), "{said}");
+    assert_eq!(said.matches("not sent").count(), 2, "{said}");
+
+    // 3. The scheduler goes away during a build: a clear error, and what was uploaded
+    //    before stays (a re-run on a new cluster sends only the unfinished job).
+    recipe(&recipes, "slow-counter", 30, 1);
+    let build = cluster_build(&recipes, &served.url, sched_port, &token, &work);
+    std::thread::sleep(Duration::from_secs(8));
+    drop(_scheduler);
+    let lost = build.wait_with_output().unwrap();
+    let said = text(&lost.stderr);
+    assert!(!lost.status.success(), "{said}");
+    assert!(said.contains("went away"), "{said}");
+    drop(workers);
+    let sched_port = free_port();
+    let _scheduler = scheduler(sched_port, dir);
+    let port = free_port();
+    let _worker = worker(sched_port, port, dir);
+    recipe(&recipes, "slow-counter", 0, 1);
+    let rerun = cluster_build(&recipes, &served.url, sched_port, &token, &work).wait_with_output().unwrap();
+    let said = text(&rerun.stderr);
+    assert!(rerun.status.success(), "{said}");
+    assert!(
+        said.lines().any(|l| l.contains("quick-counter") && l.contains("not sent")),
+        "{said}"
+    );
+    assert_eq!(repodata_files(&channel, "slow-counter").len(), 2, "build 0 and build 1");
+}
