@@ -228,12 +228,8 @@ pub fn table(m: &Matrix) -> String {
         for v in &m.variants {
             match row.cells.get(v) {
                 Some(cell) => {
-                    let abi = cell
-                        .stable_abi
-                        .map(|a| format!(" {a}"))
-                        .unwrap_or_default();
-                    let padding =
-                        14usize.saturating_sub(cell.verdict.as_str().len() + abi.len());
+                    let abi = cell.stable_abi.map(|a| format!(" {a}")).unwrap_or_default();
+                    let padding = 14usize.saturating_sub(cell.verdict.as_str().len() + abi.len());
                     line.push_str(&format!(
                         "  {}{abi}{}",
                         styled(cell.verdict),

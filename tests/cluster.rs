@@ -55,7 +55,13 @@ fn wait_for_port(port: u16, what: &str) {
 
 fn scheduler(port: u16, dir: &Path) -> Proc {
     let child = in_own_group(&mut Command::new(host_python()))
-        .args(["-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port"])
+        .args([
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ])
         .arg(port.to_string())
         .args(["--dashboard-address", ":0"])
         .current_dir(dir)
@@ -74,8 +80,21 @@ fn worker(scheduler: u16, port: u16, dir: &Path) -> Proc {
     let child = in_own_group(&mut Command::new(host_python()))
         .args(["-m", "distributed.cli.dask_worker"])
         .arg(format!("tcp://127.0.0.1:{scheduler}"))
-        .args(["--nthreads", "1", "--resources", "build=1", "--no-nanny", "--host", "127.0.0.1"])
-        .args(["--worker-port", &port.to_string(), "--dashboard-address", ":0"])
+        .args([
+            "--nthreads",
+            "1",
+            "--resources",
+            "build=1",
+            "--no-nanny",
+            "--host",
+            "127.0.0.1",
+        ])
+        .args([
+            "--worker-port",
+            &port.to_string(),
+            "--dashboard-address",
+            ":0",
+        ])
         .env("FTFORGE_BIN", env!("CARGO_BIN_EXE_ftforge"))
         .env("FTFORGE_CACHE_DIR", &cache)
         .env("FTFORGE_WORK_DIR", cache.join("work"))
@@ -88,44 +107,10 @@ fn worker(scheduler: u16, port: u16, dir: &Path) -> Proc {
     Proc(child)
 }
 
-/// A recipe building tests/fixtures/abi3t-counter as a plain cp314t extension, after
-/// sleeping `sleep` seconds (a window to kill its worker in).
+/// A plain cp314t extension (tests/fixtures/abi3t-counter) whose build first sleeps
+/// `sleep` seconds: a window to kill its worker in.
 fn recipe(dir: &Path, name: &str, sleep: u32, number: u32) -> PathBuf {
-    let recipe = dir.join(name);
-    std::fs::create_dir_all(&recipe).unwrap();
-    let fixture = repo_root().join("tests/fixtures/abi3t-counter");
-    std::fs::write(
-        recipe.join("recipe.yaml"),
-        format!(
-            r#"schema_version: 1
-package:
-  name: {name}
-  version: "1.0.0"
-source:
-  path: {fixture}
-build:
-  number: {number}
-  script:
-    content:
-      - sleep {sleep}
-      - bash build.sh
-    env:
-      PACKAGE: {package}
-      SUFFIX: version
-requirements:
-  build:
-    - ${{{{ compiler('c') }}}}
-  host:
-    - python
-  run:
-    - python
-"#,
-            fixture = fixture.display(),
-            package = name.replace('-', "_"),
-        ),
-    )
-    .unwrap();
-    recipe
+    counter_recipe(dir, name, "version", false, sleep, number)
 }
 
 /// `ftforge build RECIPES --python cp314t` on the cluster, started (not waited for).
@@ -218,22 +203,31 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     assert!(status.success(), "{status}\n{progress}\n{stdout}");
     let survivor = if killed == port_a { port_b } else { port_a };
     assert!(
-        progress.contains("slow-counter") && progress.contains(&format!("built on tcp://127.0.0.1:{survivor}")),
+        progress.contains("slow-counter")
+            && progress.contains(&format!("built on tcp://127.0.0.1:{survivor}")),
         "slow-counter finished on the surviving worker:\n{progress}"
     );
     // Published once each, with verdicts, by the server (workers never saw the folder).
     for name in ["quick-counter", "slow-counter"] {
-        assert_eq!(repodata_files(&channel, name).len(), 1, "{name}: {progress}");
+        assert_eq!(
+            repodata_files(&channel, name).len(),
+            1,
+            "{name}: {progress}"
+        );
         let compat = compat(&channel);
         let record = &compat["records"][format!("{name}/1.0.0/cp314t")];
         assert_eq!(record["verdict"], "gil-free", "{name}: {record}");
     }
     let reports: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(reports.as_array().unwrap().len(), 2, "{stdout}");
-    assert!(work.join("cluster-logs/slow-counter-1.0.0-cp314t.log").is_file());
+    assert!(work
+        .join("cluster-logs/slow-counter-1.0.0-cp314t.log")
+        .is_file());
 
     // 2. A second run sends nothing.
-    let again = cluster_build(&recipes, &served.url, sched_port, &token, &work).wait_with_output().unwrap();
+    let again = cluster_build(&recipes, &served.url, sched_port, &token, &work)
+        .wait_with_output()
+        .unwrap();
     let said = text(&again.stderr);
     assert!(again.status.success(), "{said}");
     assert_eq!(said.matches("not sent").count(), 2, "{said}");
@@ -254,12 +248,19 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     let port = free_port();
     let _worker = worker(sched_port, port, dir);
     recipe(&recipes, "slow-counter", 0, 1);
-    let rerun = cluster_build(&recipes, &served.url, sched_port, &token, &work).wait_with_output().unwrap();
+    let rerun = cluster_build(&recipes, &served.url, sched_port, &token, &work)
+        .wait_with_output()
+        .unwrap();
     let said = text(&rerun.stderr);
     assert!(rerun.status.success(), "{said}");
     assert!(
-        said.lines().any(|l| l.contains("quick-counter") && l.contains("not sent")),
+        said.lines()
+            .any(|l| l.contains("quick-counter") && l.contains("not sent")),
         "{said}"
     );
-    assert_eq!(repodata_files(&channel, "slow-counter").len(), 2, "build 0 and build 1");
+    assert_eq!(
+        repodata_files(&channel, "slow-counter").len(),
+        2,
+        "build 0 and build 1"
+    );
 }

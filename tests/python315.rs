@@ -91,7 +91,11 @@ fn release_candidates_go_to_python_rc_and_run_with_the_right_gil_state() {
             .iter()
             .filter(|(_, r)| r["build"].as_str().unwrap().ends_with(&format!("_{tag}")))
             .collect();
-        assert_eq!(found.len(), 1, "one python *_{tag} in label/python_rc: {pythons:?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "one python *_{tag} in label/python_rc: {pythons:?}"
+        );
         assert_eq!(found[0].1["version"], "3.15.0rc2");
     }
     let abis = records(&label, "noarch", "python_abi");
@@ -126,50 +130,6 @@ fn release_candidates_go_to_python_rc_and_run_with_the_right_gil_state() {
     assert!(plan.contains("3.14.7"), "{plan}");
 }
 
-/// A recipe building tests/fixtures/abi3t-counter as `package` with `suffix`.
-fn counter_recipe(dir: &Path, name: &str, suffix: &str, version_independent: bool) -> PathBuf {
-    let recipe = dir.join(name);
-    std::fs::create_dir_all(&recipe).unwrap();
-    let package = name.replace('-', "_");
-    let fixture = repo_root().join("tests/fixtures/abi3t-counter");
-    let python = if version_independent {
-        "  python:\n    version_independent: true\n"
-    } else {
-        ""
-    };
-    std::fs::write(
-        recipe.join("recipe.yaml"),
-        format!(
-            r#"schema_version: 1
-package:
-  name: {name}
-  version: "1.0.0"
-source:
-  path: {fixture}
-build:
-  number: 0
-{python}  script:
-    content: bash build.sh
-    env:
-      PACKAGE: {package}
-      SUFFIX: {suffix}
-requirements:
-  build:
-    - ${{{{ compiler('c') }}}}
-  host:
-    - python
-  run:
-    - python
-about:
-  summary: A C extension module of the tests ({suffix}).
-"#,
-            fixture = fixture.display()
-        ),
-    )
-    .unwrap();
-    recipe
-}
-
 #[test]
 fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
     let work = tempfile::tempdir().unwrap();
@@ -178,9 +138,9 @@ fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
     let out = run(Command::new("cp").arg("-a").arg(&source).arg(&channel));
     assert!(out.status.success(), "cp -a: {}", text(&out.stderr));
     let recipes = work.path().join("recipes");
-    counter_recipe(&recipes, "abi3t-counter", "abi3t", true);
-    counter_recipe(&recipes, "abi3-named", "abi3", false);
-    counter_recipe(&recipes, "not-abi3t", "version", true);
+    counter_recipe(&recipes, "abi3t-counter", "abi3t", true, 0, 0);
+    counter_recipe(&recipes, "abi3-named", "abi3", false, 0, 0);
+    counter_recipe(&recipes, "not-abi3t", "version", true, 0, 0);
 
     let out = run(ftforge()
         .arg("build")
@@ -207,14 +167,22 @@ fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
         serde_json::json!(["python >=3.15.0rc2"]),
         "no python_abi pin: {record}"
     );
-    assert!(records(&channel, "linux-64", "abi3t-counter").is_empty(), "not in main");
+    assert!(
+        records(&channel, "linux-64", "abi3t-counter").is_empty(),
+        "not in main"
+    );
 
     let compat = compat(&channel);
-    let verdict = |package: &str, abi: &str| compat["records"][format!("{package}/1.0.0/{abi}")].clone();
+    let verdict =
+        |package: &str, abi: &str| compat["records"][format!("{package}/1.0.0/{abi}")].clone();
     for abi in ["cp315t", "cp315"] {
         let r = verdict("abi3t-counter", abi);
         assert_eq!(r["stable_abi"], "abi3t", "{abi}: {r}");
-        assert_eq!(r["filename"], filename.as_str(), "{abi}: judged the one file");
+        assert_eq!(
+            r["filename"],
+            filename.as_str(),
+            "{abi}: judged the one file"
+        );
         let evidence = &r["evidence"];
         assert_eq!(evidence["modules"][0]["abi"], "abi3t", "{evidence}");
         assert_eq!(evidence["imports"][0]["module"], "abi3t_counter._counter");
@@ -251,7 +219,10 @@ fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
 
     // Installed by py-rattler from the label into each interpreter, it works.
     let label_url = label.to_string_lossy().into_owned();
-    for (interp, gil) in [("python 3.15.* *_cp315t", "False"), ("python 3.15.* *_cp315", "True")] {
+    for (interp, gil) in [
+        ("python 3.15.* *_cp315t", "False"),
+        ("python 3.15.* *_cp315", "True"),
+    ] {
         let prefix = tempfile::tempdir().unwrap();
         py_rattler_install(&label_url, prefix.path(), &[interp, "abi3t-counter"]);
         let said = python_in(
@@ -273,5 +244,8 @@ fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
         .find(|l| l.contains("abi3t-counter"))
         .unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("abi3t"), "{row}");
-    assert!(row.matches("abi3t").count() >= 3, "both cells marked: {row}");
+    assert!(
+        row.matches("abi3t").count() >= 3,
+        "both cells marked: {row}"
+    );
 }

@@ -122,7 +122,17 @@ pub async fn build_on_cluster(
     reporter: &dyn Reporter,
 ) -> SessionOutcome {
     let mut outcome = SessionOutcome::default();
-    match run(pairs, settings, remote, token, executor, reporter, &mut outcome).await {
+    match run(
+        pairs,
+        settings,
+        remote,
+        token,
+        executor,
+        reporter,
+        &mut outcome,
+    )
+    .await
+    {
         Ok(()) => {}
         Err(error) => outcome.tool_errors.push(error),
     }
@@ -142,14 +152,22 @@ async fn run(
     let nodes = graph(&jobs)?;
     let executor_error = |message: String| BuildError::Executor { message };
     let mut settings = settings.clone();
-    settings.extra_records = remote
-        .records()
-        .await
-        .map_err(|e| executor_error(format!("reading {}: {}", remote.url, crate::source::root_cause(&e))))?;
+    settings.extra_records = remote.records().await.map_err(|e| {
+        executor_error(format!(
+            "reading {}: {}",
+            remote.url,
+            crate::source::root_cause(&e)
+        ))
+    })?;
 
     // A job is not sent when nothing it waits for is sent and the server holds its
     // identical build (or failure).
-    let order = topological(&nodes.iter().map(|n| n.depends_on.clone()).collect::<Vec<_>>());
+    let order = topological(
+        &nodes
+            .iter()
+            .map(|n| n.depends_on.clone())
+            .collect::<Vec<_>>(),
+    );
     let mut reused: HashMap<usize, BuildReport> = HashMap::new();
     let mut not_sent: HashSet<usize> = HashSet::new();
     let mut done = 0u64;
@@ -167,8 +185,15 @@ async fn run(
             let Ok(plan) = plan_job(job, &settings) else {
                 continue;
             };
-            if let Some(report) = remote.reusable_report(&plan.key, &settings.extra_records).await {
-                reporter.finished(&job.name, true, "up to date on the channel server (not sent)");
+            if let Some(report) = remote
+                .reusable_report(&plan.key, &settings.extra_records)
+                .await
+            {
+                reporter.finished(
+                    &job.name,
+                    true,
+                    "up to date on the channel server (not sent)",
+                );
                 done += 1;
                 reporter.overall(done, total);
                 outcome.reports.push(report.clone());
@@ -351,15 +376,23 @@ async fn run(
                 reporter.overall(done, total);
                 let log = logs.join(format!("{}.log", job.name.replace(' ', "-")));
                 let _ = std::fs::write(&log, &stderr);
-                finished(job, ok, code, &worker, blocked, &stdout, &log, reporter, outcome);
+                finished(
+                    job, ok, code, &worker, blocked, &stdout, &log, reporter, outcome,
+                );
             }
             Event::Error { id, message } => {
                 let Some(job) = jobs.get(id) else { continue };
                 if reported.insert(id) {
                     done += 1;
                     reporter.overall(done, total);
-                    reporter.finished(&job.name, false, &format!("failed on the cluster: {message}"));
-                    outcome.tool_errors.push(executor_error(format!("{}: {message}", job.name)));
+                    reporter.finished(
+                        &job.name,
+                        false,
+                        &format!("failed on the cluster: {message}"),
+                    );
+                    outcome
+                        .tool_errors
+                        .push(executor_error(format!("{}: {message}", job.name)));
                 }
             }
             Event::Lost { message } => {
@@ -382,7 +415,15 @@ async fn run(
         )));
     }
     if !status.is_ok_and(|s| s.success()) {
-        let tail: String = driver_stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String = driver_stderr
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
         return Err(executor_error(format!(
             "the Dask driver ({} {}) failed:\n{tail}",
             executor.python,
@@ -426,13 +467,26 @@ fn finished(
                 JobOutcome::Failed => "failed on",
                 JobOutcome::Skipped => "skipped, said",
             };
-            let verdicts: Vec<String> = result.verdicts.iter().map(|v| v.verdict.to_string()).collect();
+            let verdicts: Vec<String> = result
+                .verdicts
+                .iter()
+                .map(|v| v.verdict.to_string())
+                .collect();
             reporter.finished(
                 &job.name,
                 result.outcome != JobOutcome::Failed,
-                &format!("{summary} {worker}{}", if verdicts.is_empty() { String::new() } else { format!(" · {}", verdicts.join(", ")) }),
+                &format!(
+                    "{summary} {worker}{}",
+                    if verdicts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", verdicts.join(", "))
+                    }
+                ),
             );
-            outcome.verdicts.extend::<Vec<CompatRecord>>(result.verdicts);
+            outcome
+                .verdicts
+                .extend::<Vec<CompatRecord>>(result.verdicts);
             outcome.reports.extend(result.report);
         }
         None => {

@@ -276,6 +276,17 @@ mod tests {
         );
     }
 
+    fn free_threaded(python: &str) -> crate::variants::Variant {
+        use crate::variants::{Variant, VariantValue};
+        Variant(
+            [
+                ("python".to_string(), VariantValue::String(python.into())),
+                ("is_freethreading".to_string(), VariantValue::Bool(true)),
+            ]
+            .into(),
+        )
+    }
+
     /// Built against a release candidate, a compiled package accepts it and the final
     /// (`3.15.0rc2` sorts before `3.15`); an abi3t package (`version_independent` on
     /// 3.15) takes every later interpreter and no `python_abi` pin.
@@ -291,13 +302,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let variant = crate::variants::Variant(
-            [
-                ("python".to_string(), crate::variants::VariantValue::String("3.15.* *_cp315t".into())),
-                ("is_freethreading".to_string(), crate::variants::VariantValue::Bool(true)),
-            ]
-            .into(),
-        );
+        let variant = free_threaded("3.15.* *_cp315t");
         let abi = PythonAbi::new(3, 15, true);
         let plain = recipe(
             dir.path(),
@@ -305,7 +310,13 @@ mod tests {
         );
         let rendered = plain.render(&variant).unwrap();
         assert!(!rendered.outputs[0].abi3t);
-        let deps = dependencies(&plain, &rendered.outputs[0], Some(&abi), &[python.clone()]).unwrap();
+        let deps = dependencies(
+            &plain,
+            &rendered.outputs[0],
+            Some(&abi),
+            std::slice::from_ref(&python),
+        )
+        .unwrap();
         assert_eq!(
             deps.depends,
             vec!["python >=3.15.0rc2,<3.16.0a0", "python_abi 3.15.* *_cp315t"]
@@ -318,20 +329,22 @@ mod tests {
         let rendered = abi3t.render(&variant).unwrap();
         let output = &rendered.outputs[0];
         assert!(output.abi3t);
-        assert!(output.build_string.starts_with("abi3t_h"), "{}", output.build_string);
+        assert!(
+            output.build_string.starts_with("abi3t_h"),
+            "{}",
+            output.build_string
+        );
         let deps = dependencies(&abi3t, output, Some(&abi), &[python]).unwrap();
         assert_eq!(deps.depends, vec!["python >=3.15.0rc2"]);
 
         // Before 3.15 there is no abi3t: the key changes nothing.
-        let old = crate::variants::Variant(
-            [
-                ("python".to_string(), crate::variants::VariantValue::String("3.14.* *_cp314t".into())),
-                ("is_freethreading".to_string(), crate::variants::VariantValue::Bool(true)),
-            ]
-            .into(),
-        );
+        let old = free_threaded("3.14.* *_cp314t");
         let rendered = abi3t.render(&old).unwrap();
         assert!(!rendered.outputs[0].abi3t);
-        assert!(rendered.outputs[0].build_string.starts_with("py314t"), "{}", rendered.outputs[0].build_string);
+        assert!(
+            rendered.outputs[0].build_string.starts_with("py314t"),
+            "{}",
+            rendered.outputs[0].build_string
+        );
     }
 }

@@ -100,9 +100,7 @@ impl<'r> Job<'r> {
     /// judge that file on their own interpreter.
     pub fn shared_build(&self) -> Option<SharedBuild> {
         let outputs = || self.rendered.outputs.iter().filter(|o| !o.is_interpreter());
-        if outputs().next().is_none() {
-            return None;
-        }
+        outputs().next()?;
         if outputs().all(RenderedOutput::is_noarch_python) {
             Some(SharedBuild::NoarchPython)
         } else if outputs().all(|o| o.abi3t) {

@@ -88,19 +88,23 @@ pub fn released_interpreters(
 ) -> BTreeSet<PythonAbi> {
     let mut released = BTreeSet::new();
     let shipped = crate::variants::VariantConfig::shipped_interpreters();
-    let variants = recipes
-        .iter()
-        .flat_map(Recipe::variant_combinations)
-        .chain(shipped.ok().into_iter().flat_map(|c| {
-            c.combinations(&[crate::job::PYTHON_KEY.into(), crate::job::FREETHREADING_KEY.into()])
-        }));
+    let variants = recipes.iter().flat_map(Recipe::variant_combinations).chain(
+        shipped.ok().into_iter().flat_map(|c| {
+            c.combinations(&[
+                crate::job::PYTHON_KEY.into(),
+                crate::job::FREETHREADING_KEY.into(),
+            ])
+        }),
+    );
     for variant in variants {
         let Some(version) = variant.get_str("python") else {
             continue;
         };
         // An interpreter's own variant is a full version (`3.14.7`), not a range.
         let full = version.split('.').count() == 3
-            && version.split('.').all(|p| p.bytes().all(|b| b.is_ascii_digit()));
+            && version
+                .split('.')
+                .all(|p| p.bytes().all(|b| b.is_ascii_digit()));
         if full {
             released.extend(variant_abi(&variant));
         }
@@ -247,9 +251,18 @@ mod tests {
     fn pre_release_interpreters_are_built_on_request() {
         let channel = ftforge_channels::Channel::new(tempfile::tempdir().unwrap().path());
         let released = released_interpreters(&[], &channel);
-        assert!(released.contains(&PythonAbi::new(3, 14, true)), "{released:?}");
-        assert!(released.contains(&PythonAbi::new(3, 13, false)), "{released:?}");
-        assert!(!released.contains(&PythonAbi::new(3, 15, true)), "{released:?}");
+        assert!(
+            released.contains(&PythonAbi::new(3, 14, true)),
+            "{released:?}"
+        );
+        assert!(
+            released.contains(&PythonAbi::new(3, 13, false)),
+            "{released:?}"
+        );
+        assert!(
+            !released.contains(&PythonAbi::new(3, 15, true)),
+            "{released:?}"
+        );
         let default = VariantFilter {
             released: Some(released.clone()),
             ..Default::default()
@@ -265,7 +278,10 @@ mod tests {
             ..Default::default()
         };
         assert!(later.accepts(&v("3.15.* *_cp315t", true)));
-        assert!(!later.accepts(&v("3.15.0rc2", true)), "a pre-release stays on request");
+        assert!(
+            !later.accepts(&v("3.15.0rc2", true)),
+            "a pre-release stays on request"
+        );
         let asked = VariantFilter {
             python: vec!["3.15".into()],
             released: later.released.clone(),

@@ -113,7 +113,11 @@ impl RemoteChannel {
     }
 
     /// A JSON file under `ftforge/` of the server, if it has it.
-    async fn stored<T: serde::de::DeserializeOwned>(&self, kind: StoredKind, key: &str) -> Option<T> {
+    async fn stored<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: StoredKind,
+        key: &str,
+    ) -> Option<T> {
         let url = self
             .url
             .join(&format!("ftforge/{}/{key}.json", kind.dir()))
@@ -133,9 +137,9 @@ impl RemoteChannel {
     ) -> Option<BuildReport> {
         let report: BuildReport = self.stored(StoredKind::Build, key).await?;
         let all_there = report.outputs.iter().all(|o| {
-            records
-                .iter()
-                .any(|r| r.identifier.to_string() == o.filename && r.package_record.subdir == o.subdir)
+            records.iter().any(|r| {
+                r.identifier.to_string() == o.filename && r.package_record.subdir == o.subdir
+            })
         });
         all_there.then_some(report)
     }
@@ -176,7 +180,10 @@ pub async fn run_job(
     }
     let plan = plan_job(job, settings)?;
     if !settings.force {
-        if let Some(report) = remote.reusable_report(&plan.key, &settings.extra_records).await {
+        if let Some(report) = remote
+            .reusable_report(&plan.key, &settings.extra_records)
+            .await
+        {
             reporter.finished(&name, true, "up to date on the channel server");
             return Ok(JobResult {
                 job: name,
@@ -186,7 +193,11 @@ pub async fn run_job(
             });
         }
         if let Some(record) = remote.cached_failure(&plan.key).await {
-            reporter.finished(&name, false, &format!("{} (unchanged since it failed)", record.verdict));
+            reporter.finished(
+                &name,
+                false,
+                &format!("{} (unchanged since it failed)", record.verdict),
+            );
             return Ok(JobResult {
                 job: name,
                 outcome: JobOutcome::Failed,
@@ -218,7 +229,13 @@ pub async fn run_job(
             let Some(record) = failure_record(job, &error, seconds) else {
                 return Err(error.into());
             };
-            upload_compat(&remote.client, &remote.url, token, std::slice::from_ref(&record)).await?;
+            upload_compat(
+                &remote.client,
+                &remote.url,
+                token,
+                std::slice::from_ref(&record),
+            )
+            .await?;
             upload_stored(
                 &remote.client,
                 &remote.url,
@@ -228,7 +245,11 @@ pub async fn run_job(
                 failure_json(&record),
             )
             .await?;
-            reporter.finished(&name, false, &format!("{}: {}", record.verdict, record.reason));
+            reporter.finished(
+                &name,
+                false,
+                &format!("{}: {}", record.verdict, record.reason),
+            );
             Ok(JobResult {
                 job: name,
                 outcome: JobOutcome::Failed,
@@ -257,7 +278,10 @@ async fn download_outputs(
         let record = settings
             .extra_records
             .iter()
-            .find(|r| r.identifier.to_string() == output.filename && r.package_record.subdir == output.subdir)
+            .find(|r| {
+                r.identifier.to_string() == output.filename
+                    && r.package_record.subdir == output.subdir
+            })
             .ok_or_else(|| RemoteError::MissingShared(output.filename.clone()))?;
         out.push(fetch::verified_package(&remote.client, record, &store).await?);
     }
@@ -276,7 +300,8 @@ async fn upload_result(
 ) -> Result<Vec<CompatRecord>, RemoteError> {
     let staging = &settings.channel;
     for output in &report.outputs {
-        let path = staging.published_path(output.label.as_deref(), &output.subdir, &output.filename);
+        let path =
+            staging.published_path(output.label.as_deref(), &output.subdir, &output.filename);
         if path.is_file() {
             upload_package_to(
                 &remote.client,
@@ -300,7 +325,15 @@ async fn upload_result(
         upload_compat(&remote.client, &remote.url, token, &verdicts).await?;
     }
     let json = serde_json::to_vec_pretty(report).unwrap_or_default();
-    upload_stored(&remote.client, &remote.url, token, StoredKind::Build, &report.key, json).await?;
+    upload_stored(
+        &remote.client,
+        &remote.url,
+        token,
+        StoredKind::Build,
+        &report.key,
+        json,
+    )
+    .await?;
     Ok(verdicts)
 }
 
@@ -319,7 +352,9 @@ pub fn unpack_recipe(archive: &Path, dir: &Path) -> Result<(), RemoteError> {
         }
     };
     let file = std::fs::File::open(archive).map_err(io("open", archive))?;
-    tar::Archive::new(file).unpack(dir).map_err(io("unpack", archive))
+    tar::Archive::new(file)
+        .unpack(dir)
+        .map_err(io("unpack", archive))
 }
 
 /// A recipe folder as a tar archive (what a remote job is sent).

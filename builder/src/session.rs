@@ -243,8 +243,7 @@ pub async fn build_all(
     reporter.overall(0, jobs.len() as u64);
     // The report of the first variant of each shared build (noarch: python, abi3t),
     // by recipe folder and kind.
-    let mut shared_built: HashMap<(std::path::PathBuf, SharedBuild), BuildReport> =
-        HashMap::new();
+    let mut shared_built: HashMap<(std::path::PathBuf, SharedBuild), BuildReport> = HashMap::new();
     let mut running = FuturesUnordered::new();
     loop {
         // Start every job whose dependencies are done, up to `parallel` at once.

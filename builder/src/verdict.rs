@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_modules, import_race_snippet, ExtensionModule, ModuleAbi, ImportResult, StressHarnessReport,
-    StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
+    extension_modules, import_race_snippet, ExtensionModule, ImportResult, ModuleAbi,
+    StressHarnessReport, StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
 };
 use ftforge_interpreter::probes::Subinterpreters;
 use ftforge_interpreter::PythonAbi;
@@ -495,7 +495,11 @@ mod tests {
         ExtensionModule {
             name: name.into(),
             path: format!("x/{name}.so"),
-            abi: if abi3 { ModuleAbi::Abi3 } else { ModuleAbi::Version },
+            abi: if abi3 {
+                ModuleAbi::Abi3
+            } else {
+                ModuleAbi::Version
+            },
         }
     }
 

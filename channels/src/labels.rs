@@ -130,7 +130,12 @@ impl Channel {
     }
 
     /// Where a package published with `label` (`None`: main) lies.
-    pub fn published_path(&self, label: Option<&str>, subdir: &str, filename: &str) -> std::path::PathBuf {
+    pub fn published_path(
+        &self,
+        label: Option<&str>,
+        subdir: &str,
+        filename: &str,
+    ) -> std::path::PathBuf {
         match label {
             Some(label) => self.label_root(label).subdir_path(subdir).join(filename),
             None => self.subdir_path(subdir).join(filename),
@@ -146,7 +151,11 @@ impl Channel {
                 let Ok(repodata) = channel.read_repodata(&subdir) else {
                     continue;
                 };
-                for record in repodata.conda_packages.values().chain(repodata.packages.values()) {
+                for record in repodata
+                    .conda_packages
+                    .values()
+                    .chain(repodata.packages.values())
+                {
                     if record.name.as_normalized() == "python" {
                         if let Some(abi) = record_abi(record) {
                             out.push((abi, record.version.as_str().into_owned()));
@@ -311,7 +320,10 @@ mod tests {
         );
         assert!(!belongs("freethreading", &st, &judged));
         assert!(belongs("gil", &st, &judged));
-        let good = verdicts("st", &[("cp315t", Verdict::GilFree), ("cp315", Verdict::Ok)]);
+        let good = verdicts(
+            "st",
+            &[("cp315t", Verdict::GilFree), ("cp315", Verdict::Ok)],
+        );
         assert!(belongs("freethreading", &st, &good) && belongs("gil", &st, &good));
         // Never judged: a package not tied to one interpreter serves both.
         let other = verdicts("unrelated", &[("cp315t", Verdict::GilReenabled)]);

@@ -228,7 +228,9 @@ mod tests {
 
     #[test]
     fn pre_releases_are_told_from_finals() {
-        assert!(is_prerelease("3.15.0rc2") && is_prerelease("3.15.0b1") && is_prerelease("3.15.0a7"));
+        assert!(
+            is_prerelease("3.15.0rc2") && is_prerelease("3.15.0b1") && is_prerelease("3.15.0a7")
+        );
         assert!(!is_prerelease("3.14.7") && !is_prerelease("3.15.0") && !is_prerelease("3.15.*"));
     }
 

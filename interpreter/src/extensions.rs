@@ -116,9 +116,10 @@ pub fn defines_module_init(path: &std::path::Path, module: &str) -> Option<bool>
     let file = object::File::parse(&*data).ok()?;
     let last = module.rsplit('.').next()?;
     let wanted = [format!("PyInit_{last}"), format!("PyModExport_{last}")];
-    Some(file.dynamic_symbols().any(|s| {
-        s.is_definition() && s.name().is_ok_and(|n| wanted.iter().any(|w| w == n))
-    }))
+    Some(
+        file.dynamic_symbols()
+            .any(|s| s.is_definition() && s.name().is_ok_and(|n| wanted.iter().any(|w| w == n))),
+    )
 }
 
 /// The extension modules among `files` (paths relative to the prefix, e.g. a package's
@@ -348,12 +349,19 @@ mod tests {
         let abi3 = extension_module("lib/python3.14t/site-packages/pkg/_x.abi3.so", sp).unwrap();
         assert_eq!(abi3.abi, ModuleAbi::Abi3);
         let sp15 = "lib/python3.15t/site-packages";
-        let abi3t = extension_module("lib/python3.15t/site-packages/pkg/_x.abi3t.so", sp15).unwrap();
-        assert_eq!((abi3t.name.as_str(), abi3t.abi), ("pkg._x", ModuleAbi::Abi3t));
+        let abi3t =
+            extension_module("lib/python3.15t/site-packages/pkg/_x.abi3t.so", sp15).unwrap();
+        assert_eq!(
+            (abi3t.name.as_str(), abi3t.abi),
+            ("pkg._x", ModuleAbi::Abi3t)
+        );
         // A library-looking stem is still a module when its suffix is an ABI's.
         let lib = extension_module("lib/python3.15t/site-packages/libx.abi3t.so", sp15).unwrap();
         assert_eq!(lib.abi, ModuleAbi::Abi3t);
-        assert_eq!(shared_stable_abi(&[abi3t.clone(), lib]), Some(ModuleAbi::Abi3t));
+        assert_eq!(
+            shared_stable_abi(&[abi3t.clone(), lib]),
+            Some(ModuleAbi::Abi3t)
+        );
         assert_eq!(shared_stable_abi(&[abi3t.clone(), m.clone()]), None);
         assert_eq!(shared_stable_abi(&[abi3t, abi3]), None);
         assert_eq!(shared_stable_abi(&[m]), None);

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use ftforge_builder::build::{BuildReport, BuildSettings};
+use ftforge_builder::dask::{build_on_cluster, DaskExecutor};
 use ftforge_builder::plan::{discover_recipes, released_interpreters, VariantFilter, VariantKind};
 use ftforge_builder::recipe::Recipe;
-use ftforge_builder::dask::{build_on_cluster, DaskExecutor};
 use ftforge_builder::remote::RemoteChannel;
 use ftforge_builder::session::build_all;
 use ftforge_builder::source::{default_cache_dir, http_client, SourceCache};
@@ -190,7 +190,8 @@ pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
         Some(executor) => {
             let executor = DaskExecutor::parse(executor)?;
             let channel = args.selection.channel.to_string_lossy().into_owned();
-            let remote = RemoteChannel::new(&channel, http_client(), default_cache_dir().join("remote"))?;
+            let remote =
+                RemoteChannel::new(&channel, http_client(), default_cache_dir().join("remote"))?;
             let token_file = args.upload_token_file.as_deref().ok_or_else(|| {
                 miette::miette!(
                     help = "the workers upload what they build with the server's token",
@@ -200,9 +201,12 @@ pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
             let token = UploadToken::from_file(token_file)?;
             // Keys are computed against the server's packages; nothing is published here.
             _staging = tempfile::tempdir().map_err(|e| miette::miette!("{e}"))?;
-            let settings = args
-                .selection
-                .settings_for(_staging.path(), args.work_dir.clone(), cpu_count, args.force);
+            let settings = args.selection.settings_for(
+                _staging.path(),
+                args.work_dir.clone(),
+                cpu_count,
+                args.force,
+            );
             build_on_cluster(&jobs, &settings, &remote, &token, &executor, &reporter).await
         }
     };

@@ -85,17 +85,20 @@ pub async fn exec(command: JobCommand) -> Result<ExitCode> {
             let text = std::fs::read_to_string(path).into_diagnostic()?;
             let result: JobResult = serde_json::from_str(text.trim())
                 .map_err(|e| miette!("{} is not a job's result: {e}", path.display()))?;
-            Some(
-                result
-                    .report
-                    .ok_or_else(|| miette!("the first variant of {} built nothing to judge", job.name))?,
-            )
+            Some(result.report.ok_or_else(|| {
+                miette!("the first variant of {} built nothing to judge", job.name)
+            })?)
         }
         None => None,
     };
     // The worker's own cores: one build per worker slot gets all of them.
     let (_, cores) = parallelism(Some(1));
-    let mut settings = build_settings(&scratch.path().join("staging"), args.work_dir.clone(), cores, args.force);
+    let mut settings = build_settings(
+        &scratch.path().join("staging"),
+        args.work_dir.clone(),
+        cores,
+        args.force,
+    );
     settings.extra_records = remote.records().await?;
     let result = run_job(&job, shared.as_ref(), &settings, &remote, &token, &reporter).await?;
     println!("{}", serde_json::to_string(&result).into_diagnostic()?);

@@ -312,3 +312,60 @@ pub fn hello_channel(dir: &Path) -> (PathBuf, PathBuf) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     (hello, channel)
 }
+
+/// A recipe (in `dir/name`) building tests/fixtures/abi3t-counter as the package `name`
+/// with the module `<name>._counter`: `suffix` names the module's file (`abi3t`, `abi3`,
+/// or `version` for the interpreter's own suffix), `version_independent` sets
+/// `build.python.version_independent`, the script sleeps `sleep` seconds first (a window
+/// to kill a worker in), and `number` is the build number.
+pub fn counter_recipe(
+    dir: &Path,
+    name: &str,
+    suffix: &str,
+    version_independent: bool,
+    sleep: u32,
+    number: u32,
+) -> PathBuf {
+    let recipe = dir.join(name);
+    std::fs::create_dir_all(&recipe).unwrap();
+    let fixture = repo_root().join("tests/fixtures/abi3t-counter");
+    let python = if version_independent {
+        "  python:\n    version_independent: true\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        recipe.join("recipe.yaml"),
+        format!(
+            r#"schema_version: 1
+package:
+  name: {name}
+  version: "1.0.0"
+source:
+  path: {fixture}
+build:
+  number: {number}
+{python}  script:
+    content:
+      - sleep {sleep}
+      - bash build.sh
+    env:
+      PACKAGE: {package}
+      SUFFIX: {suffix}
+requirements:
+  build:
+    - ${{{{ compiler('c') }}}}
+  host:
+    - python
+  run:
+    - python
+about:
+  summary: A C extension module of the tests ({suffix}).
+"#,
+            fixture = fixture.display(),
+            package = name.replace('-', "_"),
+        ),
+    )
+    .unwrap();
+    recipe
+}

@@ -73,14 +73,11 @@ fn store(channel: &Channel, kind: &str, key: &str, json: Vec<u8>) -> Result<(), 
 pub fn reusable_report(channel: &Channel, key: &str) -> Option<BuildReport> {
     let text = std::fs::read_to_string(store_path(channel, "builds", key)).ok()?;
     let report: BuildReport = serde_json::from_str(&text).ok()?;
-    let all_there = report
-        .outputs
-        .iter()
-        .all(|o| {
-            channel
-                .published_path(o.label.as_deref(), &o.subdir, &o.filename)
-                .is_file()
-        });
+    let all_there = report.outputs.iter().all(|o| {
+        channel
+            .published_path(o.label.as_deref(), &o.subdir, &o.filename)
+            .is_file()
+    });
     all_there.then_some(report)
 }
 

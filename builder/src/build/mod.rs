@@ -529,7 +529,11 @@ impl<'a> Workspace<'a> {
             if let (true, Some(abi)) = (output.abi3t, abi) {
                 self.check_abi3t(output, files, &abi)?;
             }
-            let noarch_python = if output.links_as_noarch_python() { abi } else { None };
+            let noarch_python = if output.links_as_noarch_python() {
+                abi
+            } else {
+                None
+            };
             let crate::depends::Dependencies {
                 depends,
                 constrains,
@@ -565,7 +569,10 @@ impl<'a> Workspace<'a> {
         abi: &ftforge_interpreter::PythonAbi,
     ) -> Result<(), BuildError> {
         use ftforge_interpreter::extensions::{extension_modules, ModuleAbi};
-        let files: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+        let files: Vec<String> = files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect();
         let modules = extension_modules(files.iter().map(String::as_str), &abi.site_packages_dir());
         let wrong: Vec<String> = modules
             .iter()
@@ -631,9 +638,7 @@ impl<'a> Workspace<'a> {
         let label = self.prerelease.as_ref().map(|_| PRERELEASE_LABEL);
         if !packages.is_empty() {
             let target = label.map_or_else(|| channel.clone(), |l| channel.label_root(l));
-            target
-                .publish(packages, true)
-                .map_err(self.channel_err())?;
+            target.publish(packages, true).map_err(self.channel_err())?;
         }
         let mut outputs = outputs;
         if !packages.is_empty() {

@@ -231,7 +231,11 @@ fn interpreters_missing(
     needed.sort();
     needed.dedup();
     let channel = &settings.channel;
-    let present: Vec<PythonAbi> = channel.interpreters().into_iter().map(|(abi, _)| abi).collect();
+    let present: Vec<PythonAbi> = channel
+        .interpreters()
+        .into_iter()
+        .map(|(abi, _)| abi)
+        .collect();
     let has = |abi: &PythonAbi| present.contains(abi);
     let missing: Vec<PythonAbi> = needed.into_iter().filter(|abi| !has(abi)).collect();
     let Some(first) = missing.first() else {

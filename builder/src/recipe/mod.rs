@@ -142,7 +142,6 @@ impl Recipe {
         tree_digest(&self.dir)
     }
 
-
     /// The time, in milliseconds since the epoch, packages of this recipe carry
     /// (`index.json`'s timestamp, file times in the archive, `SOURCE_DATE_EPOCH` for
     /// build scripts), so that an unchanged recipe gives byte-identical packages:
