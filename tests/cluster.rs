@@ -9,103 +9,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::cluster::*;
 use common::*;
-
-/// A process started in a process group of its own, killed with everything it started
-/// (a worker's running `ftforge job run` too, as when its machine dies) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // Every process of the group it leads (pkill takes the group id as such: no
-        // negative number for `kill` to misread).
-        let group = self.0.id();
-        assert!(group > 1, "a process group of our own");
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-g", &group.to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn in_own_group(command: &mut Command) -> &mut Command {
-    std::os::unix::process::CommandExt::process_group(command, 0)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn scheduler(port: u16, dir: &Path) -> Proc {
-    let child = in_own_group(&mut Command::new(host_python()))
-        .args([
-            "-m",
-            "distributed.cli.dask_scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-        ])
-        .arg(port.to_string())
-        .args(["--dashboard-address", ":0"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("`distributed` is installed (.ci/setup)");
-    wait_for_port(port, "dask scheduler");
-    Proc(child)
-}
-
-/// A worker with one build slot, listening on `port`, with a cache of its own.
-fn worker(scheduler: u16, port: u16, dir: &Path) -> Proc {
-    let cache = dir.join(format!("worker-{port}"));
-    std::fs::create_dir_all(&cache).unwrap();
-    let child = in_own_group(&mut Command::new(host_python()))
-        .args(["-m", "distributed.cli.dask_worker"])
-        .arg(format!("tcp://127.0.0.1:{scheduler}"))
-        .args([
-            "--nthreads",
-            "1",
-            "--resources",
-            "build=1",
-            "--no-nanny",
-            "--host",
-            "127.0.0.1",
-        ])
-        .args([
-            "--worker-port",
-            &port.to_string(),
-            "--dashboard-address",
-            ":0",
-        ])
-        .env("FTFORGE_BIN", env!("CARGO_BIN_EXE_ftforge"))
-        .env("FTFORGE_CACHE_DIR", &cache)
-        .env("FTFORGE_WORK_DIR", cache.join("work"))
-        .current_dir(&cache)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, "dask worker");
-    Proc(child)
-}
 
 /// A plain cp314t extension (tests/fixtures/abi3t-counter) whose build first sleeps
 /// `sleep` seconds: a window to kill its worker in.
@@ -113,12 +22,12 @@ fn recipe(dir: &Path, name: &str, sleep: u32, number: u32) -> PathBuf {
     counter_recipe(dir, name, "version", false, sleep, number)
 }
 
-/// `ftforge build RECIPES --python cp314t` on the cluster, started (not waited for).
+/// `ftforge build RECIPES --python 3.14` (cp314t and cp314) on the cluster, started.
 fn cluster_build(recipes: &Path, server: &str, scheduler: u16, token: &Path, work: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ftforge"))
         .arg("build")
         .arg(recipes)
-        .args(["--python", "cp314t", "--json", "--channel", server])
+        .args(["--python", "3.14", "--json", "--channel", server])
         .arg("--executor")
         .arg(format!("dask://127.0.0.1:{scheduler}"))
         .arg("--upload-token-file")
@@ -154,10 +63,27 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     let channel = dir.join("channel");
     let out = run(ftforge()
         .arg("publish")
-        .args(cp314t_interpreter_packages())
+        .args(interpreter_packages("cp314t"))
+        .args(interpreter_packages("cp314"))
         .arg("-c")
         .arg(&channel));
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The same start for a local build to compare the matrix with.
+    let local = dir.join("local");
+    let out = run(Command::new("cp").arg("-a").arg(&channel).arg(&local));
+    assert!(out.status.success());
+    // A worker's view of the channel directory: nothing.
+    let seen = without(&channel, "ls")
+        .arg("-A")
+        .arg(&channel)
+        .output()
+        .unwrap();
+    assert!(seen.status.success(), "unshare: {}", text(&seen.stderr));
+    assert_eq!(
+        text(&seen.stdout),
+        "",
+        "workers must not see the channel directory"
+    );
     let token = dir.join("token");
     std::fs::write(&token, "cluster-secret\n").unwrap();
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
@@ -167,8 +93,8 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     let _scheduler = scheduler(sched_port, dir);
     let (port_a, port_b) = (free_port(), free_port());
     let mut workers = vec![
-        (port_a, Some(worker(sched_port, port_a, dir))),
-        (port_b, Some(worker(sched_port, port_b, dir))),
+        (port_a, Some(worker(sched_port, port_a, dir, &channel))),
+        (port_b, Some(worker(sched_port, port_b, dir, &channel))),
     ];
 
     let recipes = dir.join("recipes");
@@ -211,15 +137,46 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     for name in ["quick-counter", "slow-counter"] {
         assert_eq!(
             repodata_files(&channel, name).len(),
-            1,
-            "{name}: {progress}"
+            2,
+            "{name}, one file per interpreter: {progress}"
         );
         let compat = compat(&channel);
-        let record = &compat["records"][format!("{name}/1.0.0/cp314t")];
-        assert_eq!(record["verdict"], "gil-free", "{name}: {record}");
+        for (abi, verdict) in [("cp314t", "gil-free"), ("cp314", "ok")] {
+            let record = &compat["records"][format!("{name}/1.0.0/{abi}")];
+            assert_eq!(record["verdict"], verdict, "{name} {abi}: {record}");
+        }
     }
     let reports: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(reports.as_array().unwrap().len(), 2, "{stdout}");
+    assert_eq!(reports.as_array().unwrap().len(), 4, "{stdout}");
+
+    // The same matrix as a local build of the same recipes.
+    let out = run(ftforge()
+        .arg("build")
+        .arg(&recipes)
+        .args(["--python", "3.14", "--channel"])
+        .arg(&local));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cells = |channel: &str| -> Vec<(String, String, String, String)> {
+        let out = run(ftforge().args(["matrix", "--json", "-c", channel]));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let matrix: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        let mut cells = Vec::new();
+        for row in matrix["packages"].as_array().unwrap() {
+            for (abi, cell) in row["cells"].as_object().unwrap() {
+                cells.push((
+                    format!("{} {}", row["name"], row["version"]),
+                    abi.clone(),
+                    cell["verdict"].to_string(),
+                    cell["reason"].to_string(),
+                ));
+            }
+        }
+        cells.sort();
+        cells
+    };
+    let on_cluster = cells(&served.url);
+    assert_eq!(on_cluster.len(), 4, "{on_cluster:?}");
+    assert_eq!(on_cluster, cells(local.to_str().unwrap()));
     assert!(work
         .join("cluster-logs/slow-counter-1.0.0-cp314t.log")
         .is_file());
@@ -230,7 +187,7 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
         .unwrap();
     let said = text(&again.stderr);
     assert!(again.status.success(), "{said}");
-    assert_eq!(said.matches("not sent").count(), 2, "{said}");
+    assert_eq!(said.matches("not sent").count(), 4, "{said}");
 
     // 3. The scheduler goes away during a build: a clear error, and what was uploaded
     //    before stays (a re-run on a new cluster sends only the unfinished job).
@@ -246,7 +203,7 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     let sched_port = free_port();
     let _scheduler = scheduler(sched_port, dir);
     let port = free_port();
-    let _worker = worker(sched_port, port, dir);
+    let _worker = worker(sched_port, port, dir, &channel);
     recipe(&recipes, "slow-counter", 0, 1);
     let rerun = cluster_build(&recipes, &served.url, sched_port, &token, &work)
         .wait_with_output()
@@ -260,7 +217,7 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
     );
     assert_eq!(
         repodata_files(&channel, "slow-counter").len(),
-        2,
-        "build 0 and build 1"
+        4,
+        "build 0 and build 1, each for two interpreters"
     );
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -269,6 +271,12 @@ pub fn interpreter_channel_copy(dir: &Path) -> PathBuf {
 /// packages the channel already holds are used (so a change to the packaging code does
 /// not rebuild them), and the interpreters are built only when there are none.
 pub fn cp314t_interpreter_packages() -> Vec<PathBuf> {
+    interpreter_packages("cp314t")
+}
+
+/// [`cp314t_interpreter_packages`] for any ABI the shared channel builds (`cp314`, …).
+pub fn interpreter_packages(tag: &str) -> Vec<PathBuf> {
+    let version = format!("{}.{}", &tag[2..3], tag[3..].trim_end_matches('t'));
     let find = |channel: &Path| -> Option<Vec<PathBuf>> {
         let pick = |subdir: &str, start: &str, end: &str| {
             let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
@@ -283,14 +291,22 @@ pub fn cp314t_interpreter_packages() -> Vec<PathBuf> {
             found.pop()
         };
         Some(vec![
-            pick("linux-64", "python-3.14.", "_cp314t.conda")?,
-            pick("noarch", "python_abi-3.14-", "_cp314t.conda")?,
+            pick(
+                "linux-64",
+                &format!("python-{version}."),
+                &format!("_{tag}.conda"),
+            )?,
+            pick(
+                "noarch",
+                &format!("python_abi-{version}-"),
+                &format!("_{tag}.conda"),
+            )?,
         ])
     };
     let shared = test_cache().join("channel-main");
     find(&shared).unwrap_or_else(|| {
         let built = interpreter_channel();
-        find(&built).expect("the interpreter build publishes cp314t packages")
+        find(&built).unwrap_or_else(|| panic!("the interpreter build publishes {tag} packages"))
     })
 }
 
