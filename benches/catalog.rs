@@ -3,8 +3,10 @@
 //! then the figures: packages, verdicts per interpreter, builds, failures by cause and
 //! wall time; then the same check again (everything reused). Run: `cargo bench --bench
 //! catalog` (hours on 2 cores: the list holds numpy, pandas, scipy, grpcio, …).
-//! `FTFORGE_CATALOG` names another list (e.g. recipes/catalog/smoke.txt) and
-//! `FTFORGE_CATALOG_CHANNEL` a channel to keep (and resume) between runs.
+//! `FTFORGE_CATALOG` names another list (e.g. recipes/catalog/smoke.txt),
+//! `FTFORGE_CATALOG_CHANNEL` a channel to keep (and resume) between runs, and
+//! `FTFORGE_CATALOG_PYTHON` the interpreters (default `3.14t,3.14`; `3.15t,3.15` adds
+//! the release candidate, built into the channel's `label/python_rc` when missing).
 
 #[path = "support.rs"]
 mod support;
@@ -74,12 +76,16 @@ fn main() {
         data.records.clear();
         std::fs::write(&compat, serde_json::to_vec_pretty(&data).unwrap()).unwrap();
     }
+    let pythons = std::env::var("FTFORGE_CATALOG_PYTHON").unwrap_or_else(|_| "3.14t,3.14".into());
     let run = || {
         let started = Instant::now();
-        let out = ftforge()
-            .args([
-                "check", "--json", "--python", "3.14t", "--python", "3.14", "-r",
-            ])
+        let mut check = ftforge();
+        check.args(["check", "--json"]);
+        for python in pythons.split(',') {
+            check.args(["--python", python.trim()]);
+        }
+        let out = check
+            .arg("-r")
             .arg(&list)
             .arg("--channel")
             .arg(&channel)

@@ -99,7 +99,7 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
 
     let recipes = dir.join("recipes");
     recipe(&recipes, "quick-counter", 0, 0);
-    recipe(&recipes, "slow-counter", 25, 0);
+    recipe(&recipes, "slow-counter", 12, 0);
     let work = dir.join("coordinator");
 
     // 1. Kill the worker that runs slow-counter while it sleeps in its build script.
@@ -191,7 +191,7 @@ fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_schedu
 
     // 3. The scheduler goes away during a build: a clear error, and what was uploaded
     //    before stays (a re-run on a new cluster sends only the unfinished job).
-    recipe(&recipes, "slow-counter", 30, 1);
+    recipe(&recipes, "slow-counter", 20, 1);
     let build = cluster_build(&recipes, &served.url, sched_port, &token, &work);
     std::thread::sleep(Duration::from_secs(8));
     drop(_scheduler);
