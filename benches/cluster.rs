@@ -8,23 +8,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
 use std::time::Instant;
 
 use common::cluster::*;
 use common::*;
-
-fn channel_with_interpreters(dir: &Path) -> std::path::PathBuf {
-    let channel = dir.join("channel");
-    let out = run(ftforge()
-        .arg("publish")
-        .args(interpreter_packages("cp314t"))
-        .args(interpreter_packages("cp314"))
-        .arg("-c")
-        .arg(&channel));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    channel
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -42,7 +29,7 @@ fn main() {
     // machines would; the interpreters come from the channel.
     let local_dir = dir.join("local");
     std::fs::create_dir_all(&local_dir).unwrap();
-    let local = channel_with_interpreters(&local_dir);
+    let local = channel_with_interpreters(&local_dir, &["cp314t", "cp314"]);
     let started = Instant::now();
     let out = run(ftforge()
         .arg("build")
@@ -57,7 +44,7 @@ fn main() {
 
     let cluster_dir = dir.join("cluster");
     std::fs::create_dir_all(&cluster_dir).unwrap();
-    let channel = channel_with_interpreters(&cluster_dir);
+    let channel = channel_with_interpreters(&cluster_dir, &["cp314t", "cp314"]);
     let token = cluster_dir.join("token");
     std::fs::write(&token, "bench-secret\n").unwrap();
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();

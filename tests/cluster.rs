@@ -59,15 +59,8 @@ fn repodata_files(channel: &Path, name: &str) -> Vec<String> {
 fn the_graph_runs_on_dask_workers_and_survives_a_killed_worker_and_a_lost_scheduler() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    // The channel server: the cp314t interpreter, uploads with a token.
-    let channel = dir.join("channel");
-    let out = run(ftforge()
-        .arg("publish")
-        .args(interpreter_packages("cp314t"))
-        .args(interpreter_packages("cp314"))
-        .arg("-c")
-        .arg(&channel));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The channel server: the cp314t and cp314 interpreters, uploads with a token.
+    let channel = channel_with_interpreters(dir, &["cp314t", "cp314"]);
     // The same start for a local build to compare the matrix with.
     let local = dir.join("local");
     let out = run(Command::new("cp").arg("-a").arg(&channel).arg(&local));

@@ -310,6 +310,19 @@ pub fn interpreter_packages(tag: &str) -> Vec<PathBuf> {
     })
 }
 
+/// `dir/channel` holding only the interpreters of the ABIs `tags` (`cp314t`, `cp314`),
+/// published by `ftforge publish`.
+pub fn channel_with_interpreters(dir: &Path, tags: &[&str]) -> PathBuf {
+    let channel = dir.join("channel");
+    let out = run(ftforge()
+        .arg("publish")
+        .args(tags.iter().flat_map(|tag| interpreter_packages(tag)))
+        .arg("-c")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    channel
+}
+
 /// `dir/channel` with one small noarch package (`hello 1.0`, built into `dir/pkgs`)
 /// published by `ftforge publish`; returns the package file and the channel.
 pub fn hello_channel(dir: &Path) -> (PathBuf, PathBuf) {
