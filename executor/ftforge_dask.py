@@ -37,11 +37,16 @@ import threading
 import time
 
 TOPIC = "ftforge"
+# Events come from the main thread and from Dask's thread that delivers worker events:
+# one line at a time.
+_EMIT = threading.Lock()
 
 
 def emit(**event):
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
+    line = json.dumps(event) + "\n"
+    with _EMIT:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def run_job(task, ftforge, *dependencies):
