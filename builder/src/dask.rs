@@ -21,7 +21,7 @@ use crate::job::Job;
 use crate::progress::Reporter;
 use crate::recipe::Recipe;
 use crate::remote::{pack_recipe, JobOutcome, JobResult, RemoteChannel};
-use crate::session::{graph, jobs, SessionOutcome};
+use crate::session::{graph, jobs, shared_first, SessionOutcome};
 use crate::variants::Variant;
 
 /// The driver script, run with the coordinator's Python (which needs `distributed`).
@@ -242,11 +242,7 @@ async fn run(
             args.push("--force".into());
         }
         // A later variant of a shared build judges the first variant's package.
-        let first = job.shared_build().and_then(|kind| {
-            jobs[..i]
-                .iter()
-                .position(|o| o.recipe.dir == job.recipe.dir && o.shared_build() == Some(kind))
-        });
+        let first = shared_first(&jobs, i);
         let (shared_from, shared_report) = match first {
             Some(f) if reused.contains_key(&f) => (
                 None,

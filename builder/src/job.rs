@@ -88,12 +88,6 @@ impl<'r> Job<'r> {
             .collect()
     }
 
-    /// Every output is `noarch: python`: one package serves every interpreter.
-    pub fn is_noarch_python(&self) -> bool {
-        !self.rendered.outputs.is_empty()
-            && self.rendered.outputs.iter().all(|o| o.is_noarch_python())
-    }
-
     /// The package this job builds is one file for several variants of its recipe: a
     /// `noarch: python` package (every interpreter), or an abi3t package (every
     /// interpreter from 3.15 on). The first variant of the group builds it; the others

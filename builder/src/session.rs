@@ -72,14 +72,7 @@ pub fn graph(jobs: &[Job]) -> Result<Vec<JobNode>, BuildError> {
                 || other.shared_build() == Some(SharedBuild::Abi3t)
                     && job.abi.is_some_and(|a| a.has_abi3t());
             // The later variants of a shared build wait for the first of its group.
-            let group = job.shared_build();
-            let shared_first = same_recipe
-                && group.is_some()
-                && i < j
-                && other.shared_build() == group
-                && !jobs[..i]
-                    .iter()
-                    .any(|o| o.recipe.dir == job.recipe.dir && o.shared_build() == group);
+            let shared_first = shared_first(jobs, j) == Some(i);
             if (needed && abi_ok) || shared_first {
                 depends_on.push(i);
             }
@@ -98,6 +91,16 @@ pub fn graph(jobs: &[Job]) -> Result<Vec<JobNode>, BuildError> {
         });
     }
     Ok(nodes)
+}
+
+/// For a later variant `j` of a shared build (noarch: python, abi3t): the job that
+/// builds the group's one package, the first of the same recipe and kind before it.
+pub fn shared_first(jobs: &[Job], j: usize) -> Option<usize> {
+    let job = &jobs[j];
+    let kind = job.shared_build()?;
+    jobs[..j]
+        .iter()
+        .position(|o| o.recipe.dir == job.recipe.dir && o.shared_build() == Some(kind))
 }
 
 /// A cycle of the graph as node indices, first node repeated at the end.

@@ -568,12 +568,12 @@ impl<'a> Workspace<'a> {
         files: &[PathBuf],
         abi: &ftforge_interpreter::PythonAbi,
     ) -> Result<(), BuildError> {
-        use ftforge_interpreter::extensions::{extension_modules, ModuleAbi};
+        use ftforge_interpreter::extensions::ModuleAbi;
         let files: Vec<String> = files
             .iter()
             .map(|f| f.to_string_lossy().into_owned())
             .collect();
-        let modules = extension_modules(files.iter().map(String::as_str), &abi.site_packages_dir());
+        let modules = crate::verdict::modules_of(&files, abi);
         let wrong: Vec<String> = modules
             .iter()
             .filter(|m| m.abi != ModuleAbi::Abi3t)
