@@ -20,6 +20,7 @@ const PACKAGING: &[&str] = &[
     "src/recipe",
     "src/toolchain.rs",
     "src/depends.rs",
+    "src/linkage.rs",
     "../interpreter/src/abi.rs",
     "../channels/src/archive.rs",
 ];

@@ -160,6 +160,7 @@ pub fn solve<S: AsRef<str>>(specs: &[S], records: &[RepoDataRecord]) -> Result<S
     }
     let mut task = SolverTask::from_iter([records.iter().copied()]);
     task.specs = wanted.iter().map(|(_, spec)| spec.clone()).collect();
+    task.virtual_packages = ftforge_channels::system::virtual_packages();
     let solved = resolvo::Solver
         .solve(task)
         .map_err(|err| EnvError::Conflict {

@@ -8,6 +8,7 @@ pub mod diagnose;
 pub mod env;
 pub mod generate;
 pub mod job;
+pub mod linkage;
 pub mod mirrors;
 pub mod package;
 pub mod plan;

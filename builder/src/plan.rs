@@ -147,6 +147,82 @@ pub fn discover_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, RecipeError> {
     Ok(dependency_order(recipes))
 }
 
+/// A recipe added to a build because a selected recipe needs what it produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedRecipe {
+    pub dir: PathBuf,
+    /// The package name that was needed.
+    pub provides: String,
+    /// The recipe (directory name) that needed it.
+    pub needed_by: String,
+}
+
+/// Adds to `recipes`, for each package name they need that neither they nor the
+/// channel (`available`) provide, the recipe in a sibling folder (a folder next to one
+/// of the selected recipes) that produces it, and so on for what that one needs: so
+/// `ftforge build recipes/python` into an empty channel first builds the C libraries of
+/// `recipes/` it links against. Names nothing produces (build tools, pip packages)
+/// are left as they are. The result is in dependency order.
+pub fn with_sibling_dependencies(
+    recipes: Vec<Recipe>,
+    available: &BTreeSet<String>,
+) -> Result<(Vec<Recipe>, Vec<AddedRecipe>), RecipeError> {
+    let mut parents: Vec<PathBuf> = recipes
+        .iter()
+        .filter_map(|r| r.dir.parent().map(PathBuf::from))
+        .collect();
+    parents.sort();
+    parents.dedup();
+    let mut siblings: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    for parent in &parents {
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("recipe.yaml").is_file())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            if recipes.iter().any(|r| r.dir == dir) {
+                continue;
+            }
+            // A sibling that does not load is not needed by anyone yet: skip it here;
+            // selecting it explicitly shows its error.
+            if let Ok(recipe) = Recipe::load(&dir) {
+                siblings.push((dir, names(&recipe).0));
+            }
+        }
+    }
+    let mut recipes = recipes;
+    let mut added = Vec::new();
+    let mut i = 0;
+    while i < recipes.len() {
+        let (_, needs) = names(&recipes[i]);
+        for need in needs {
+            let produced = recipes.iter().any(|r| names(r).0.contains(&need));
+            if produced || available.contains(&need) {
+                continue;
+            }
+            if let Some((dir, _)) = siblings.iter().find(|(_, p)| p.contains(&need)) {
+                let dir = dir.clone();
+                added.push(AddedRecipe {
+                    dir: dir.clone(),
+                    provides: need.clone(),
+                    needed_by: recipes[i]
+                        .dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                });
+                recipes.push(Recipe::load(&dir)?);
+            }
+        }
+        i += 1;
+    }
+    Ok((dependency_order(recipes), added))
+}
+
 /// The package names a recipe produces and the names it needs (build, host and run),
 /// from its first variant.
 fn names(recipe: &Recipe) -> (Vec<String>, Vec<String>) {

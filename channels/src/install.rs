@@ -381,6 +381,7 @@ impl Problem<'_> {
         task.specs = self.specs.clone();
         task.constraints = constraints;
         task.locked_packages = self.favored.clone();
+        task.virtual_packages = crate::system::virtual_packages();
         task.excluded_candidates = excluded.clone();
         resolvo::Solver.solve(task).map(|r| r.records)
     }

@@ -11,6 +11,7 @@ pub mod layout;
 pub mod matrix;
 pub mod publish;
 pub mod serve;
+pub mod system;
 pub mod transaction;
 pub mod upload;
 

@@ -4,6 +4,16 @@
 # ENVSAFE=0 leaves out the getenv/setenv race mitigation of free-threaded builds.
 set -euxo pipefail
 
+# Every C library comes from the host environment ($PREFIX: this channel's packages),
+# never from the machine: pkg-config sees only $PREFIX, and headers and libraries are
+# looked up there first. The build fails if a module links anything else
+# (dynamic_linking.overlinking_behavior: error in recipe.yaml).
+export PKG_CONFIG_LIBDIR="$PREFIX/lib/pkgconfig:$PREFIX/share/pkgconfig"
+export CPPFLAGS="-I$PREFIX/include -I$PREFIX/include/ncursesw ${CPPFLAGS:-}"
+export LDFLAGS="-L$PREFIX/lib ${LDFLAGS:-}"
+export TCLTK_CFLAGS="-I$PREFIX/include"
+export TCLTK_LIBS="-L$PREFIX/lib -ltcl8.6 -ltk8.6"
+
 config_args=(
   --prefix="$PREFIX"
   --enable-shared
@@ -12,10 +22,13 @@ config_args=(
   --with-ensurepip=install
   --with-computed-gotos
   --with-system-expat
-  # The libmpdec CPython carries: 3.13 and 3.14 fall back to it when the machine has
-  # none, 3.15 falls back to the slow pure-Python decimal instead (and Debian 12 has
-  # no libmpdec-dev), so ask for it by name.
-  --without-system-libmpdec
+  --with-system-libmpdec
+  --with-openssl="$PREFIX"
+  --with-openssl-rpath=no
+  --with-readline=readline
+  # No gdbm or Berkeley DB package: `dbm` uses dbm.sqlite3 (3.13+) or dbm.dumb.
+  py_cv_module__gdbm=n/a
+  py_cv_module__dbm=n/a
   --with-tzpath="$PREFIX/share/zoneinfo:/usr/share/zoneinfo:/usr/lib/zoneinfo:/usr/share/lib/zoneinfo:/etc/zoneinfo"
   --without-static-libpython
 )

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use ftforge_builder::build::{BuildReport, BuildSettings};
 use ftforge_builder::dask::{build_on_cluster, DaskExecutor};
-use ftforge_builder::plan::{discover_recipes, released_interpreters, VariantFilter, VariantKind};
+use ftforge_builder::plan::{
+    discover_recipes, released_interpreters, with_sibling_dependencies, VariantFilter, VariantKind,
+};
 use ftforge_builder::recipe::Recipe;
 use ftforge_builder::remote::RemoteChannel;
 use ftforge_builder::session::build_all;
@@ -48,9 +50,29 @@ pub enum KindArg {
 }
 
 impl SelectionArgs {
-    /// The recipes found under the given directories.
+    /// The recipes found under the given directories, plus the sibling recipes that
+    /// produce what they need and the channel lacks (each added one is reported).
     pub fn recipes(&self) -> Result<Vec<Recipe>> {
-        Ok(discover_recipes(&self.recipes)?)
+        let selected = discover_recipes(&self.recipes)?;
+        let available: std::collections::BTreeSet<String> =
+            ftforge_builder::env::channel_records(&Channel::new(&self.channel))
+                .map(|records| {
+                    records
+                        .iter()
+                        .map(|r| r.package_record.name.as_normalized().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+        let (recipes, added) = with_sibling_dependencies(selected, &available)?;
+        for a in added {
+            eprintln!(
+                "also building {}: {} needs {}, which the channel does not have",
+                a.dir.display(),
+                a.needed_by,
+                a.provides
+            );
+        }
+        Ok(recipes)
     }
 
     /// The (recipe, variant) jobs this selection picks from `recipes`, in discovery

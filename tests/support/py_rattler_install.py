@@ -2,14 +2,16 @@
 
 usage: py_rattler_install.py CHANNEL PREFIX SPEC...
 Prints one JSON object: the solved records (name, version, build, subdir, url).
-CHANNEL is a directory, a file:// or an http(s):// URL.
+CHANNEL is a directory, a file:// or an http(s):// URL. The machine's virtual packages
+(`__glibc`, …) are detected as conda clients do; CONDA_OVERRIDE_GLIBC lowers or raises
+the glibc it reports.
 """
 import asyncio
 import json
 import os
 import sys
 
-from rattler import Channel, install, solve
+from rattler import Channel, VirtualPackage, VirtualPackageOverrides, install, solve
 
 
 async def main() -> None:
@@ -17,7 +19,9 @@ async def main() -> None:
     if "://" not in channel_arg:
         channel_arg = "file://" + os.path.abspath(channel_arg)
     channel = Channel(channel_arg)
-    records = await solve([channel], specs, platforms=["linux-64", "noarch"])
+    records = await solve(
+        [channel], specs, platforms=["linux-64", "noarch"], virtual_packages=VirtualPackage.detect(VirtualPackageOverrides.from_env())
+    )
     cache = os.environ.get("RATTLER_BENCH_CACHE")
     await install(records, target_prefix=prefix, show_progress=False, **({"cache_dir": cache} if cache else {}))
     print(json.dumps({

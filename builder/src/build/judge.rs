@@ -52,6 +52,29 @@ fn installed_files(prefix: &Path, record: &RepoDataRecord) -> Result<Vec<String>
         .collect())
 }
 
+/// Fails with every failed test listed, when one failed.
+fn gate_on_tests(
+    job: &crate::job::Job<'_>,
+    output: &RenderedOutput,
+    tests: &[TestOutcome],
+    log: &Path,
+) -> Result<(), BuildError> {
+    let failures: Vec<String> = tests
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| format!("  ✗ {}: {}", t.kind, t.detail.as_deref().unwrap_or("")))
+        .collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::Tests {
+        job: job.name.clone(),
+        output: output.name.clone(),
+        failures,
+        log: log.to_path_buf(),
+    })
+}
+
 /// Installs `record` (a package file) with the job's interpreter, runs the recipe's
 /// tests and, for interpreters, the facts probe; judges extension packages. `available`
 /// holds `record` and its siblings first, then the channel.
@@ -116,6 +139,11 @@ pub(crate) async fn judge_output(
         ws.reporter,
     )
     .await;
+    // A package that gets no verdict (a C library, a noarch: generic package) is
+    // published only when its tests pass, as conda-build does.
+    if !judged && !interpreter_output {
+        gate_on_tests(job, output, &result.tests, &log)?;
+    }
     if let (true, Some(abi)) = (interpreter_output, abi) {
         match testing::probe_interpreter(&abi, &test_env).await {
             Ok((facts, problems)) => {
@@ -133,20 +161,7 @@ pub(crate) async fn judge_output(
                 detail: Some(e.to_string()),
             }),
         }
-        let failures: Vec<String> = result
-            .tests
-            .iter()
-            .filter(|t| !t.passed)
-            .map(|t| format!("  ✗ {}: {}", t.kind, t.detail.as_deref().unwrap_or("")))
-            .collect();
-        if !failures.is_empty() {
-            return Err(BuildError::Tests {
-                job: job.name.clone(),
-                output: output.name.clone(),
-                failures,
-                log,
-            });
-        }
+        gate_on_tests(job, output, &result.tests, &log)?;
     }
     if let (true, Some(abi)) = (judged, abi) {
         let files = installed_files(&test_env, record)?;

@@ -113,6 +113,23 @@ pub enum BuildError {
         /// Each module that is not abi3t, with the ABI its file name says.
         modules: Vec<String>,
     },
+    #[error("{job}: {output} links libraries from outside the package, its host packages and the C runtime:\n  {}", libraries.join("\n  "))]
+    #[diagnostic(help(
+        "add the package that provides each library to `requirements.host` (its run-exports then make it a dependency), or list the library in `build.dynamic_linking.missing_dso_allowlist` if the machine must provide it (docs/recipes.md, \"Dynamic linking\")"
+    ))]
+    Overlinking {
+        job: String,
+        output: String,
+        /// `file: needs LIBRARY` for each library resolved nowhere allowed.
+        libraries: Vec<String>,
+    },
+    #[error("{job}: {source}")]
+    #[diagnostic(help("{}", source.help()))]
+    Link {
+        job: String,
+        #[source]
+        source: crate::linkage::LinkError,
+    },
     #[error("the Dask executor: {message}")]
     #[diagnostic(help(
         "docs/cluster.md: start `dask scheduler` and `dask worker … --resources build=1`, and `ftforge serve` with an upload token"
@@ -141,6 +158,7 @@ impl BuildError {
                 | BuildError::Source { .. }
                 | BuildError::Tests { .. }
                 | BuildError::NotAbi3t { .. }
+                | BuildError::Overlinking { .. }
         )
     }
 
@@ -157,6 +175,8 @@ impl BuildError {
             | BuildError::WorkDirTooLong { job, .. }
             | BuildError::Stress { job, .. }
             | BuildError::NotAbi3t { job, .. }
+            | BuildError::Overlinking { job, .. }
+            | BuildError::Link { job, .. }
             | BuildError::Env { job, .. } => Some(job),
             BuildError::Recipe(_)
             | BuildError::Cycle { .. }
@@ -534,10 +554,17 @@ impl<'a> Workspace<'a> {
             } else {
                 None
             };
+            let linkage = self.relink(output, files)?;
             let crate::depends::Dependencies {
-                depends,
+                mut depends,
                 constrains,
             } = crate::depends::dependencies(self.job.recipe, output, abi.as_ref(), host)?;
+            // The oldest glibc the files run on, as conda clients understand it.
+            if let Some(floor) = linkage.glibc.filter(|_| output.noarch.is_none()) {
+                if !depends.iter().any(|d| d.split_whitespace().next() == Some("__glibc")) {
+                    depends.push(floor.dependency());
+                }
+            }
             let input = PackageInput {
                 output,
                 prefix: &self.prefix,
@@ -559,6 +586,28 @@ impl<'a> Workspace<'a> {
             );
         }
         Ok(packages)
+    }
+
+    /// Rpaths of the output's ELF files made `$ORIGIN`-relative, their `DT_NEEDED`
+    /// checked when the recipe asks (`overlinking_behavior: error`), the glibc floor read.
+    fn relink(
+        &self,
+        output: &crate::recipe::RenderedOutput,
+        files: &[PathBuf],
+    ) -> Result<crate::linkage::Linkage, BuildError> {
+        let linkage = crate::linkage::relink(&self.prefix, files, &output.dynamic_linking)
+            .map_err(|source| BuildError::Link {
+                job: self.job.name.clone(),
+                source,
+            })?;
+        if !linkage.overlinked.is_empty() {
+            return Err(BuildError::Overlinking {
+                job: self.job.name.clone(),
+                output: output.name.clone(),
+                libraries: linkage.overlinked.clone(),
+            });
+        }
+        Ok(linkage)
     }
 
     /// An output built once for every 3.15+ interpreter must hold abi3t modules only.

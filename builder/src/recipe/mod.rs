@@ -80,6 +80,8 @@ pub struct RenderedOutput {
     pub pin_compatible: Vec<PinCompatible>,
     /// Where each entry of `requirements.build` is in the recipe (same order).
     pub build_spans: Vec<Option<Span>>,
+    /// `build.dynamic_linking`: rpaths and the overlinking check (`linkage.rs`).
+    pub dynamic_linking: DynamicLinking,
 }
 
 /// A `pin_compatible(…)` requirement of an output.
@@ -394,6 +396,7 @@ impl Recipe {
                 entry_points: Vec::new(),
                 pin_compatible: Vec::new(),
                 build_spans: Vec::new(),
+                dynamic_linking: build.dynamic_linking.clone(),
             });
         }
 

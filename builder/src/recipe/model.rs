@@ -169,8 +169,9 @@ pub struct Build {
     // location (they are never acted on).
     #[serde(default)]
     pub prefix_detection: Option<serde_json::Value>,
+    /// Carried out by `linkage.rs` (rpaths, overlinking); its other keys are refused.
     #[serde(default)]
-    pub dynamic_linking: Option<serde_json::Value>,
+    pub dynamic_linking: DynamicLinking,
     #[serde(default)]
     pub files: Option<serde_json::Value>,
     #[serde(default)]
@@ -192,6 +193,39 @@ impl Build {
             _ => false,
         }
     }
+}
+
+/// `build.dynamic_linking`: rattler-build's keys. `rpaths`, `overlinking_behavior` and
+/// `missing_dso_allowlist` are carried out (`linkage.rs`); the others are parsed so that
+/// `unsupported.rs` refuses them unless they ask for what ftforge does anyway.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicLinking {
+    /// Directories (relative to the prefix) every ELF file needing a library gets in its
+    /// rpath, `$ORIGIN`-relative; default `lib/`.
+    #[serde(default)]
+    pub rpaths: Option<Vec<String>>,
+    /// `error`: a `DT_NEEDED` found neither in the package, its host packages nor the C
+    /// runtime fails the build.
+    #[serde(default)]
+    pub overlinking_behavior: OverlinkingBehavior,
+    /// Globs of library names that may come from the machine anyway.
+    #[serde(default)]
+    pub missing_dso_allowlist: Vec<String>,
+    #[serde(default)]
+    pub binary_relocation: Option<serde_json::Value>,
+    #[serde(default)]
+    pub rpath_allowlist: Vec<String>,
+    #[serde(default)]
+    pub overdepending_behavior: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlinkingBehavior {
+    #[default]
+    Ignore,
+    Error,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -43,9 +43,19 @@ const BUILD: &[Rule] = &[
         help: "ftforge packages only files the build adds; install the file from the build script instead",
     },
     Rule {
-        path: "dynamic_linking",
+        path: "dynamic_linking.binary_relocation",
+        allowed: |v| matches!(v, Value::Null | Value::Bool(true)),
+        help: "ftforge always relocates: rpaths become $ORIGIN-relative and the prefix is replaced on install",
+    },
+    Rule {
+        path: "dynamic_linking.rpath_allowlist",
         allowed: inert,
-        help: "ftforge neither rewrites rpaths nor checks overlinking; remove the key",
+        help: "rpaths outside the prefix are dropped; use `dynamic_linking.rpaths` for directories inside it",
+    },
+    Rule {
+        path: "dynamic_linking.overdepending_behavior",
+        allowed: |v| matches!(v, Value::Null) || v.as_str() == Some("ignore"),
+        help: "ftforge does not check for run requirements a package's files never load; remove the key",
     },
     Rule {
         path: "prefix_detection",

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+set -euxo pipefail
+cmake -S expat -B _build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DCMAKE_INSTALL_LIBDIR=lib -DEXPAT_SHARED_LIBS=ON -DEXPAT_BUILD_TOOLS=OFF \
+  -DEXPAT_BUILD_EXAMPLES=OFF -DEXPAT_BUILD_TESTS=OFF -DEXPAT_BUILD_DOCS=OFF \
+  -DEXPAT_BUILD_FUZZERS=OFF
+cmake --build _build -j"${CPU_COUNT:-2}"
+cmake --install _build
