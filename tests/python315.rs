@@ -71,6 +71,7 @@ fn python_in(prefix: &Path, code: &str) -> String {
 }
 
 #[test]
+#[ignore = "the full set: builds the 3.15.0rc2 pair and its C libraries (about 10 minutes); cargo test --test python315 -- --ignored"]
 fn release_candidates_go_to_python_rc_and_run_with_the_right_gil_state() {
     let channel = rc_channel();
     let label = channel.join("label/python_rc");
@@ -131,6 +132,7 @@ fn release_candidates_go_to_python_rc_and_run_with_the_right_gil_state() {
 }
 
 #[test]
+#[ignore = "the full set: builds the 3.15.0rc2 pair and its C libraries (about 10 minutes); cargo test --test python315 -- --ignored"]
 fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
     let work = tempfile::tempdir().unwrap();
     let source = rc_channel();

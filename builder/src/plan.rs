@@ -287,9 +287,37 @@ mod tests {
                 .position(|n| n == name)
                 .unwrap_or_else(|| panic!("{name} in {order:?}"))
         };
-        assert_eq!(pos("python"), 0, "{order:?}");
+        // The C libraries, then the interpreter linking them, then the packages.
+        assert!(pos("xorg-libxau") < pos("libxcb"), "{order:?}");
+        assert!(pos("xorg-libx11") < pos("tk"), "{order:?}");
+        assert!(pos("tk") < pos("sqlite"), "{order:?}");
+        assert!(pos("ncurses") < pos("readline"), "{order:?}");
+        for lib in ["openssl", "sqlite", "tk", "readline", "zlib", "libmpdec"] {
+            assert!(pos(lib) < pos("python"), "{lib}: {order:?}");
+        }
+        assert!(pos("python") < pos("pyyaml"), "{order:?}");
         assert!(pos("pycparser") < pos("cffi"), "{order:?}");
         assert!(order.len() >= 10, "{order:?}");
+    }
+
+    /// `build recipes/python` into a channel without C libraries adds the recipes next
+    /// to it that produce them (and what those need); a channel that has them adds none.
+    #[test]
+    fn sibling_recipes_provide_what_the_channel_lacks() {
+        let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes");
+        let python = discover_recipes(&[recipes.join("python")]).unwrap();
+        let (all, added) = with_sibling_dependencies(python, &BTreeSet::new()).unwrap();
+        let provided: Vec<&str> = added.iter().map(|a| a.provides.as_str()).collect();
+        for name in ["openssl", "tk", "xorg-libx11", "libxcb", "ncurses"] {
+            assert!(provided.contains(&name), "{name}: {provided:?}");
+        }
+        assert!(!provided.contains(&"make"), "build tools are not recipes: {provided:?}");
+        let last = all.last().unwrap().dir.file_name().unwrap().to_owned();
+        assert_eq!(last, "python", "the interpreter comes after its libraries");
+        let have: BTreeSet<String> = provided.iter().map(|s| s.to_string()).collect();
+        let python = discover_recipes(&[recipes.join("python")]).unwrap();
+        let (only, none) = with_sibling_dependencies(python, &have).unwrap();
+        assert_eq!((only.len(), none.len()), (1, 0), "{none:?}");
     }
 
     #[test]
