@@ -378,12 +378,13 @@ fn overlinking_is_refused_when_the_recipe_asks() {
     let out = run(ftforge()
         .arg("build")
         .arg(&checked)
+        .args(["--fail-on", "build-failed"])
         .arg("--channel")
         .arg(&channel)
         .arg("--work-dir")
         .arg(dir.path().join("work")));
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(!out.status.success(), "{all}");
+    assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("lib/libchecked.so: needs libz.so.1"), "{all}");
     assert!(all.contains("missing_dso_allowlist"), "{all}");
 
@@ -391,6 +392,7 @@ fn overlinking_is_refused_when_the_recipe_asks() {
     let out = run(ftforge()
         .arg("build")
         .arg(&unchecked)
+        .args(["--fail-on", "build-failed"])
         .arg("--channel")
         .arg(&channel)
         .arg("--work-dir")

@@ -119,12 +119,22 @@ pub fn dependencies(
     }
     let ignore = &output.requirements.ignore_run_exports;
     let ignored_name = |spec: &str| ignore.by_name.iter().any(|n| n == spec_name(spec));
+    // Only the packages the recipe asks for export (as conda-build and rattler-build
+    // do): what they bring along exports through them (tk → xorg-libx11), so a recipe
+    // needing tk does not depend on libxcb itself.
+    let direct: Vec<&str> = output
+        .requirements
+        .host
+        .iter()
+        .chain(&output.requirements.build)
+        .map(|r| spec_name(r))
+        .collect();
     for package in host {
         let Some(exports) = &package.run_exports else {
             continue;
         };
         let from = package.record.package_record.name.as_normalized();
-        if ignore.from_package.iter().any(|p| p == from) {
+        if ignore.from_package.iter().any(|p| p == from) || !direct.contains(&from) {
             continue;
         }
         let (deps, cons): (Vec<&String>, Vec<&String>) = if noarch {
