@@ -357,7 +357,8 @@ fn tree(prefix: &std::path::Path) -> std::collections::BTreeMap<String, String> 
     out
 }
 
-/// A channel holding the 3.14 interpreters of the shared channel plus `extra` packages.
+/// A channel holding the 3.14 interpreters of the shared channel (with their C
+/// libraries) plus `extra` packages.
 fn channel_with_interpreters_and(dir: &std::path::Path, extra: &[std::path::PathBuf]) -> String {
     let shared = interpreter_channel();
     let mut files: Vec<std::path::PathBuf> = extra.to_vec();
@@ -378,6 +379,8 @@ fn channel_with_interpreters_and(dir: &std::path::Path, extra: &[std::path::Path
             }
         }
     }
+    // And the C libraries the interpreters depend on.
+    let files = common::with_dependencies(&shared, files);
     let channel = dir.join("channel");
     let out = run(ftforge()
         .arg("publish")

@@ -266,7 +266,8 @@ pub fn interpreter_channel_copy(dir: &Path) -> PathBuf {
     copy
 }
 
-/// The free-threaded CPython 3.14 packages (`python`, `python_abi`) of the shared test
+/// The free-threaded CPython 3.14 packages (`python`, `python_abi`, and the C library
+/// packages python depends on) of the shared test
 /// channel, for tests that need an interpreter but not this commit's build of it:
 /// packages the channel already holds are used (so a change to the packaging code does
 /// not rebuild them), and the interpreters are built only when there are none.
@@ -304,10 +305,73 @@ pub fn interpreter_packages(tag: &str) -> Vec<PathBuf> {
         ])
     };
     let shared = test_cache().join("channel-main");
-    find(&shared).unwrap_or_else(|| {
-        let built = interpreter_channel();
-        find(&built).unwrap_or_else(|| panic!("the interpreter build publishes {tag} packages"))
-    })
+    let (channel, files) = match find(&shared) {
+        Some(files) => (shared, files),
+        None => {
+            let built = interpreter_channel();
+            let files = find(&built)
+                .unwrap_or_else(|| panic!("the interpreter build publishes {tag} packages"));
+            (built, files)
+        }
+    };
+    with_dependencies(&channel, files)
+}
+
+/// `files` (packages of `channel`) and, from the channel's repodata, the packages their
+/// `depends` name, recursively: the C libraries an interpreter links (openssl, tk, …).
+/// Virtual packages (`__glibc`) and names the channel lacks are skipped.
+pub fn with_dependencies(channel: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut records: Vec<(String, String, Vec<String>)> = Vec::new();
+    for subdir in ["linux-64", "noarch"] {
+        let Ok(text) = std::fs::read_to_string(channel.join(subdir).join("repodata.json")) else {
+            continue;
+        };
+        let repodata: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for key in ["packages", "packages.conda"] {
+            for (file, record) in repodata[key].as_object().into_iter().flatten() {
+                let depends = record["depends"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str())
+                    .map(|d| d.split_whitespace().next().unwrap_or_default().to_string())
+                    .collect();
+                records.push((
+                    format!("{subdir}/{file}"),
+                    record["name"].as_str().unwrap_or_default().to_string(),
+                    depends,
+                ));
+            }
+        }
+    }
+    records.sort();
+    let mut out = files.clone();
+    let mut wanted: Vec<String> = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(channel).unwrap_or(file).to_string_lossy().into_owned();
+        if let Some((_, _, depends)) = records.iter().find(|(f, _, _)| *f == rel) {
+            wanted.extend(depends.iter().cloned());
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    while let Some(name) = wanted.pop() {
+        if name.starts_with("__") || seen.contains(&name) {
+            continue;
+        }
+        seen.push(name.clone());
+        // The newest file of that name (an interpreter's own packages are given).
+        if let Some((file, _, depends)) = records.iter().rev().find(|(_, n, _)| *n == name) {
+            let path = channel.join(file);
+            if !out.iter().any(|o| o.file_name() == path.file_name()) {
+                if name == "python" || name == "python_abi" {
+                    continue;
+                }
+                out.push(path);
+                wanted.extend(depends.iter().cloned());
+            }
+        }
+    }
+    out
 }
 
 /// `dir/channel` holding only the interpreters of the ABIs `tags` (`cp314t`, `cp314`),
