@@ -75,8 +75,12 @@ fn foreign_libraries(prefix: &Path, file: &Path) -> Vec<String> {
         .output()
         .expect("ldd runs");
     let stdout = text(&out.stdout);
-    if !out.status.success() || stdout.contains("not a dynamic executable") {
+    let stderr = text(&out.stderr);
+    if stdout.contains("not a dynamic executable") || stderr.contains("not a dynamic executable") {
         return Vec::new();
+    }
+    if !out.status.success() {
+        return vec![format!("{}: ldd failed: {stderr}", file.display())];
     }
     // A shared object that needs no library at all.
     if stdout.trim() == "statically linked" {

@@ -157,12 +157,16 @@ pub struct AddedRecipe {
     pub needed_by: String,
 }
 
-/// Adds to `recipes`, for each package name they need that neither they nor the
-/// channel (`available`) provide, the recipe in a sibling folder (a folder next to one
-/// of the selected recipes) that produces it, and so on for what that one needs: so
-/// `ftforge build recipes/python` into an empty channel first builds the C libraries of
-/// `recipes/` it links against. Names nothing produces (build tools, pip packages)
-/// are left as they are. The result is in dependency order.
+/// Adds to `recipes`, for each package name they need that they do not produce, the
+/// recipe in a sibling folder (a folder next to one of the selected recipes) that
+/// produces it, and so on for what that one needs — as cargo builds path dependencies:
+/// an added recipe whose build the channel already holds is reused ("up to date"), a
+/// changed one is rebuilt first. So `ftforge build recipes/python` builds (or reuses)
+/// the C libraries of `recipes/` it links against. The interpreter is the exception: a
+/// recipe built *for* Python gets the channel's interpreters (`--python` picks them),
+/// and `recipes/python` is added only when the channel (`available`) has no `python`.
+/// Names nothing produces (build tools, pip packages) are left as they are. The result
+/// is in dependency order.
 pub fn with_sibling_dependencies(
     recipes: Vec<Recipe>,
     available: &BTreeSet<String>,
@@ -201,7 +205,9 @@ pub fn with_sibling_dependencies(
         let (_, needs) = names(&recipes[i]);
         for need in needs {
             let produced = recipes.iter().any(|r| names(r).0.contains(&need));
-            if produced || available.contains(&need) {
+            let interpreter_available =
+                need == crate::job::INTERPRETER_PACKAGE && available.contains(&need);
+            if produced || interpreter_available {
                 continue;
             }
             if let Some((dir, _)) = siblings.iter().find(|(_, p)| p.contains(&need)) {
@@ -300,10 +306,12 @@ mod tests {
         assert!(order.len() >= 10, "{order:?}");
     }
 
-    /// `build recipes/python` into a channel without C libraries adds the recipes next
-    /// to it that produce them (and what those need); a channel that has them adds none.
+    /// `build recipes/python` adds the recipes next to it that produce its C libraries
+    /// (and what those need), whether or not the channel has them (an unchanged one is
+    /// then reused); a package built for Python does not pull in the interpreter's
+    /// recipe while the channel has an interpreter.
     #[test]
-    fn sibling_recipes_provide_what_the_channel_lacks() {
+    fn sibling_recipes_provide_what_a_recipe_needs() {
         let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes");
         let python = discover_recipes(&[recipes.join("python")]).unwrap();
         let (all, added) = with_sibling_dependencies(python, &BTreeSet::new()).unwrap();
@@ -314,9 +322,19 @@ mod tests {
         assert!(!provided.contains(&"make"), "build tools are not recipes: {provided:?}");
         let last = all.last().unwrap().dir.file_name().unwrap().to_owned();
         assert_eq!(last, "python", "the interpreter comes after its libraries");
-        let have: BTreeSet<String> = provided.iter().map(|s| s.to_string()).collect();
+        let mut have: BTreeSet<String> = provided.iter().map(|s| s.to_string()).collect();
         let python = discover_recipes(&[recipes.join("python")]).unwrap();
-        let (only, none) = with_sibling_dependencies(python, &have).unwrap();
+        let (again, _) = with_sibling_dependencies(python, &have).unwrap();
+        assert_eq!(again.len(), all.len(), "libraries are added even when present");
+
+        let pyyaml = || discover_recipes(&[recipes.join("pyyaml")]).unwrap();
+        let (_, without) = with_sibling_dependencies(pyyaml(), &have).unwrap();
+        assert!(
+            without.iter().any(|a| a.provides == "python"),
+            "no interpreter in the channel: {without:?}"
+        );
+        have.insert("python".into());
+        let (only, none) = with_sibling_dependencies(pyyaml(), &have).unwrap();
         assert_eq!((only.len(), none.len()), (1, 0), "{none:?}");
     }
 

@@ -66,7 +66,7 @@ impl SelectionArgs {
         let (recipes, added) = with_sibling_dependencies(selected, &available)?;
         for a in added {
             eprintln!(
-                "also building {}: {} needs {}, which the channel does not have",
+                "with {}: {} needs {}",
                 a.dir.display(),
                 a.needed_by,
                 a.provides
