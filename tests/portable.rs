@@ -181,6 +181,9 @@ fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     openssl(&[
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
         "-days", "2", "-subj", "/CN=ftforge test CA",
+        // What Python's strict verification (VERIFY_X509_STRICT, 3.13+) asks of a CA.
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(&[
         "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
@@ -188,7 +191,7 @@ fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     ]);
     std::fs::write(
         dir.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nauthorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     openssl(&[
