@@ -442,10 +442,10 @@ fn overlinking_is_refused_when_the_recipe_asks() {
             .arg("--work-dir")
             .arg(dir.path().join("work")))
     };
-    // A library has no verdict to hold its failure: the build fails (exit 1).
+    // A failing package is a result (`build-failed`), which --fail-on turns into exit 3.
     let out = build(&recipe("checked", true));
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(out.status.code(), Some(3), "{all}");
     assert!(all.contains("lib/libchecked.so: needs libz.so.1"), "{all}");
     assert!(all.contains("missing_dso_allowlist"), "{all}");
 

@@ -18,7 +18,7 @@ use rattler_conda_types::RepoDataRecord;
 use url::Url;
 
 use crate::build::{
-    build_job, failure_json, judge_files, plan_job, skipped_record, BuildError,
+    build_job, failure_json, failure_record, judge_files, plan_job, skipped_record, BuildError,
     BuildReport, BuildSettings, StoredFailure, JUDGING_DIGEST,
 };
 use crate::job::Job;
@@ -226,7 +226,7 @@ pub async fn run_job(
         }
         Err(error) => {
             let seconds = started.elapsed().as_secs_f64();
-            let Some(record) = crate::session::failure_verdict(job, &error, seconds) else {
+            let Some(record) = failure_record(job, &error, seconds) else {
                 return Err(error.into());
             };
             upload_compat(

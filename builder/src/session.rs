@@ -33,15 +33,6 @@ pub struct SessionOutcome {
     pub tool_errors: Vec<BuildError>,
 }
 
-/// The verdict a failed job leaves (`build-failed`), or `None` when its failure is an
-/// error of the build as a whole: the interpreter (`failure_record` says so) and jobs
-/// with no interpreter ABI (C libraries: no verdict column could hold their failure, and
-/// everything built against them is blocked), which make `ftforge build` exit 1.
-pub fn failure_verdict(job: &Job, error: &BuildError, seconds: f64) -> Option<CompatRecord> {
-    job.abi?;
-    failure_record(job, error, seconds)
-}
-
 /// One node of the build graph.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobNode {
@@ -391,7 +382,7 @@ pub async fn build_all(
             }
             Done::Failed(error, key, seconds) => {
                 state[index] = State::Failed;
-                match failure_verdict(job, &error, seconds) {
+                match failure_record(job, &error, seconds) {
                     Some(record) => {
                         let _ = remember_failure(&settings.channel, &key, &record);
                         reporter.finished(
