@@ -279,17 +279,20 @@ pub fn cp314t_interpreter_packages() -> Vec<PathBuf> {
 pub fn interpreter_packages(tag: &str) -> Vec<PathBuf> {
     let version = format!("{}.{}", &tag[2..3], tag[3..].trim_end_matches('t'));
     let find = |channel: &Path| -> Option<Vec<PathBuf>> {
+        // The newest build (repodata `timestamp`) when the channel holds several.
         let pick = |subdir: &str, start: &str, end: &str| {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(channel.join(subdir))
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().unwrap().to_string_lossy();
-                    name.starts_with(start) && name.ends_with(end)
-                })
+            let repodata: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(channel.join(subdir).join("repodata.json")).ok()?,
+            )
+            .ok()?;
+            let mut found: Vec<(u64, String)> = repodata["packages.conda"]
+                .as_object()?
+                .iter()
+                .filter(|(file, _)| file.starts_with(start) && file.ends_with(end))
+                .map(|(file, r)| (r["timestamp"].as_u64().unwrap_or(0), file.clone()))
                 .collect();
             found.sort();
-            found.pop()
+            found.pop().map(|(_, file)| channel.join(subdir).join(file))
         };
         Some(vec![
             pick(
