@@ -157,19 +157,41 @@ pub struct AddedRecipe {
     pub needed_by: String,
 }
 
+/// A package the channel holds, as far as recipes are concerned: name, version, build
+/// number.
+pub type Held = (String, String, u64);
+
+/// The (name, version, build number) of each output of a recipe's first variant.
+pub fn recipe_outputs(recipe: &Recipe) -> Vec<Held> {
+    let variant = recipe
+        .variant_combinations()
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    crate::job::Job::new(recipe, &variant)
+        .map(|job| {
+            job.rendered
+                .outputs
+                .iter()
+                .map(|o| (o.name.clone(), o.version.clone(), o.build_number))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Adds to `recipes`, for each package name they need that they do not produce, the
 /// recipe in a sibling folder (a folder next to one of the selected recipes) that
-/// produces it, and so on for what that one needs — as cargo builds path dependencies:
-/// an added recipe whose build the channel already holds is reused ("up to date"), a
-/// changed one is rebuilt first. So `ftforge build recipes/python` builds (or reuses)
-/// the C libraries of `recipes/` it links against. The interpreter is the exception: a
-/// recipe built *for* Python gets the channel's interpreters (`--python` picks them),
-/// and `recipes/python` is added only when the channel (`available`) has no `python`.
-/// Names nothing produces (build tools, pip packages) are left as they are. The result
-/// is in dependency order.
+/// produces it, and so on for what that one needs, unless the channel (`held`) already
+/// has every output of that recipe at its version and build number — the conda rule: a
+/// changed recipe gets a new build number (readline's patch did). So `ftforge build
+/// recipes/python` builds the C libraries of `recipes/` the channel lacks first. The
+/// interpreter is the exception: a recipe built *for* Python gets the channel's
+/// interpreters (`--python` picks them), and `recipes/python` joins only when the
+/// channel has no `python` at all. Names nothing produces (build tools, pip packages)
+/// are left as they are. The result is in dependency order.
 pub fn with_sibling_dependencies(
     recipes: Vec<Recipe>,
-    available: &BTreeSet<String>,
+    held: &[Held],
 ) -> Result<(Vec<Recipe>, Vec<AddedRecipe>), RecipeError> {
     let mut parents: Vec<PathBuf> = recipes
         .iter()
@@ -177,7 +199,7 @@ pub fn with_sibling_dependencies(
         .collect();
     parents.sort();
     parents.dedup();
-    let mut siblings: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut siblings: Vec<(PathBuf, Vec<Held>)> = Vec::new();
     for parent in &parents {
         let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
@@ -194,10 +216,13 @@ pub fn with_sibling_dependencies(
             // A sibling that does not load is not needed by anyone yet: skip it here;
             // selecting it explicitly shows its error.
             if let Ok(recipe) = Recipe::load(&dir) {
-                siblings.push((dir, names(&recipe).0));
+                siblings.push((dir, recipe_outputs(&recipe)));
             }
         }
     }
+    let has_interpreter = held
+        .iter()
+        .any(|(name, _, _)| name == crate::job::INTERPRETER_PACKAGE);
     let mut recipes = recipes;
     let mut added = Vec::new();
     let mut i = 0;
@@ -205,24 +230,29 @@ pub fn with_sibling_dependencies(
         let (_, needs) = names(&recipes[i]);
         for need in needs {
             let produced = recipes.iter().any(|r| names(r).0.contains(&need));
-            let interpreter_available =
-                need == crate::job::INTERPRETER_PACKAGE && available.contains(&need);
-            if produced || interpreter_available {
+            if produced || (need == crate::job::INTERPRETER_PACKAGE && has_interpreter) {
                 continue;
             }
-            if let Some((dir, _)) = siblings.iter().find(|(_, p)| p.contains(&need)) {
-                let dir = dir.clone();
-                added.push(AddedRecipe {
-                    dir: dir.clone(),
-                    provides: need.clone(),
-                    needed_by: recipes[i]
-                        .dir
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                });
-                recipes.push(Recipe::load(&dir)?);
+            let Some((dir, outputs)) = siblings
+                .iter()
+                .find(|(_, outputs)| outputs.iter().any(|(n, _, _)| *n == need))
+            else {
+                continue;
+            };
+            if need != crate::job::INTERPRETER_PACKAGE && outputs.iter().all(|o| held.contains(o)) {
+                continue;
             }
+            let dir = dir.clone();
+            added.push(AddedRecipe {
+                dir: dir.clone(),
+                provides: need.clone(),
+                needed_by: recipes[i]
+                    .dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            });
+            recipes.push(Recipe::load(&dir)?);
         }
         i += 1;
     }
@@ -307,14 +337,14 @@ mod tests {
     }
 
     /// `build recipes/python` adds the recipes next to it that produce its C libraries
-    /// (and what those need), whether or not the channel has them (an unchanged one is
-    /// then reused); a package built for Python does not pull in the interpreter's
-    /// recipe while the channel has an interpreter.
+    /// (and what those need) unless the channel holds their version and build number;
+    /// a package built for Python does not pull in the interpreter's recipe while the
+    /// channel has an interpreter.
     #[test]
     fn sibling_recipes_provide_what_a_recipe_needs() {
         let recipes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../recipes");
-        let python = discover_recipes(&[recipes.join("python")]).unwrap();
-        let (all, added) = with_sibling_dependencies(python, &BTreeSet::new()).unwrap();
+        let python = || discover_recipes(&[recipes.join("python")]).unwrap();
+        let (all, added) = with_sibling_dependencies(python(), &[]).unwrap();
         let provided: Vec<&str> = added.iter().map(|a| a.provides.as_str()).collect();
         for name in ["openssl", "tk", "xorg-libx11", "libxcb", "ncurses"] {
             assert!(provided.contains(&name), "{name}: {provided:?}");
@@ -322,19 +352,29 @@ mod tests {
         assert!(!provided.contains(&"make"), "build tools are not recipes: {provided:?}");
         let last = all.last().unwrap().dir.file_name().unwrap().to_owned();
         assert_eq!(last, "python", "the interpreter comes after its libraries");
-        let mut have: BTreeSet<String> = provided.iter().map(|s| s.to_string()).collect();
-        let python = discover_recipes(&[recipes.join("python")]).unwrap();
-        let (again, _) = with_sibling_dependencies(python, &have).unwrap();
-        assert_eq!(again.len(), all.len(), "libraries are added even when present");
+
+        // The channel holds every library at the recipe's version and build number.
+        let mut held: Vec<Held> = all.iter().flat_map(recipe_outputs).collect();
+        held.retain(|(n, _, _)| n != "python");
+        let (only, none) = with_sibling_dependencies(python(), &held).unwrap();
+        assert_eq!((only.len(), none.len()), (1, 0), "{none:?}");
+        // A new build number of one library (a changed recipe) brings that one back.
+        let readline = held.iter_mut().find(|(n, _, _)| n == "readline").unwrap();
+        readline.2 += 1;
+        let (_, one) = with_sibling_dependencies(python(), &held).unwrap();
+        assert_eq!(
+            one.iter().map(|a| a.provides.as_str()).collect::<Vec<_>>(),
+            ["readline"]
+        );
 
         let pyyaml = || discover_recipes(&[recipes.join("pyyaml")]).unwrap();
-        let (_, without) = with_sibling_dependencies(pyyaml(), &have).unwrap();
+        let (_, without) = with_sibling_dependencies(pyyaml(), &held).unwrap();
         assert!(
             without.iter().any(|a| a.provides == "python"),
             "no interpreter in the channel: {without:?}"
         );
-        have.insert("python".into());
-        let (only, none) = with_sibling_dependencies(pyyaml(), &have).unwrap();
+        held.push(("python".into(), "3.13.0".into(), 0));
+        let (only, none) = with_sibling_dependencies(pyyaml(), &held).unwrap();
         assert_eq!((only.len(), none.len()), (1, 0), "{none:?}");
     }
 

@@ -54,16 +54,23 @@ impl SelectionArgs {
     /// produce what they need and the channel lacks (each added one is reported).
     pub fn recipes(&self) -> Result<Vec<Recipe>> {
         let selected = discover_recipes(&self.recipes)?;
-        let available: std::collections::BTreeSet<String> =
+        let held: Vec<ftforge_builder::plan::Held> =
             ftforge_builder::env::channel_records(&Channel::new(&self.channel))
                 .map(|records| {
                     records
                         .iter()
-                        .map(|r| r.package_record.name.as_normalized().to_string())
+                        .map(|r| {
+                            let p = &r.package_record;
+                            (
+                                p.name.as_normalized().to_string(),
+                                p.version.to_string(),
+                                p.build_number,
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-        let (recipes, added) = with_sibling_dependencies(selected, &available)?;
+        let (recipes, added) = with_sibling_dependencies(selected, &held)?;
         for a in added {
             eprintln!(
                 "with {}: {} needs {}",
