@@ -443,6 +443,18 @@ pub async fn apply(
     snapshot(prefix, &dir.join(SNAPSHOT_DIR))?;
     write_journal(&dir, State::Linking)?;
 
+    // One install at a time per package cache, from forgetting stale entries to writing
+    // the marks: otherwise another process's install could remove an entry this one is
+    // still extracting or linking (its mark is written only once it is done).
+    // Waited for off the async workers: an install holding it awaits work of its own.
+    let lock_path = package_cache.join(CACHE_LOCK);
+    let _cache_lock = match std::fs::create_dir_all(package_cache) {
+        Ok(()) => tokio::task::spawn_blocking(move || crate::layout::lock_file(&lock_path).ok())
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
     forget_stale_cache_entries(package_cache, &link.records);
     let shas: Vec<(String, String)> = link
         .records
@@ -544,6 +556,8 @@ impl rattler::install::Reporter for AbortAfterLinked {
 
 /// Where ftforge notes the sha256 each package-cache entry was extracted from.
 const MARKS: &str = ".ftforge-sha256";
+/// The lock file serializing installs that share a package cache.
+const CACHE_LOCK: &str = ".ftforge-cache.lock";
 
 fn cache_entry_name(record: &RepoDataRecord) -> String {
     let name = record.identifier.to_string();
