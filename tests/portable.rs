@@ -44,7 +44,15 @@ fn environment(tag: &str) -> PathBuf {
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
-    for lib in ["openssl", "sqlite", "tk", "xorg-libx11", "ncurses", "libffi", "zlib"] {
+    for lib in [
+        "openssl",
+        "sqlite",
+        "tk",
+        "xorg-libx11",
+        "ncurses",
+        "libffi",
+        "zlib",
+    ] {
         assert!(names.contains(&lib), "{tag}: {lib} not in {names:?}");
     }
     envs.push((tag.to_string(), prefix.clone()));
@@ -161,7 +169,13 @@ fn glibc_only_root(root: &Path) {
     }
     assert!(copied > 10, "libc6 has {copied} files");
     std::fs::create_dir_all(root.join("tmp")).unwrap();
-    for lib in ["libssl.so.3", "libsqlite3.so.0", "libffi.so.8", "libX11.so.6", "libtcl8.6.so"] {
+    for lib in [
+        "libssl.so.3",
+        "libsqlite3.so.0",
+        "libffi.so.8",
+        "libX11.so.6",
+        "libtcl8.6.so",
+    ] {
         assert!(
             !walkdir::WalkDir::new(root)
                 .into_iter()
@@ -176,18 +190,43 @@ fn glibc_only_root(root: &Path) {
 fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let openssl = |args: &[&str]| {
         let out = run(Command::new("openssl").args(args).current_dir(dir));
-        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
     };
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=ftforge test CA",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ftforge test CA",
         // What Python's strict verification (VERIFY_X509_STRICT, 3.13+) asks of a CA.
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     openssl(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
     ]);
     std::fs::write(
         dir.join("san.ext"),
@@ -195,10 +234,27 @@ fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
     .unwrap();
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
     ]);
-    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 /// A TLS server on 127.0.0.1 (the machine's Python) answering `pong <line>`.
@@ -314,7 +370,10 @@ fn the_interpreter_runs_in_a_root_that_has_only_glibc() {
         assert_eq!(got["ctypes"], 4, "{got}");
         // This channel's OpenSSL and SQLite, not the build machine's (3.0 and 3.40).
         assert!(got["openssl"].as_str().unwrap().contains("3.5."), "{got}");
-        assert!(got["sqlite"].as_str().unwrap().starts_with("3.46."), "{got}");
+        assert!(
+            got["sqlite"].as_str().unwrap().starts_with("3.46."),
+            "{got}"
+        );
     }
 }
 
@@ -363,7 +422,11 @@ fn packages_declare_their_glibc_and_older_systems_are_refused() {
         assert!((17..=36).contains(&minor), "{file}: {}", glibc[0]);
         floors.push((file.clone(), glibc[0].to_string()));
     }
-    assert_eq!(floors.len(), 5, "2 pythons, openssl, tk, sqlite: {floors:?}");
+    assert_eq!(
+        floors.len(),
+        5,
+        "2 pythons, openssl, tk, sqlite: {floors:?}"
+    );
     eprintln!("glibc floors: {floors:?}");
     // A channel with just these packages (the shared one may hold older builds).
     let dir = tempfile::tempdir().unwrap();
@@ -372,9 +435,18 @@ fn packages_declare_their_glibc_and_older_systems_are_refused() {
         std::fs::read_dir(channel.join("noarch"))
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("python_abi-3.14-")),
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("python_abi-3.14-")
+            }),
     );
-    let out = run(ftforge().arg("publish").args(&files).arg("-c").arg(dir.path().join("channel")));
+    let out = run(ftforge()
+        .arg("publish")
+        .args(&files)
+        .arg("-c")
+        .arg(dir.path().join("channel")));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let channel = dir.path().join("channel");
 
@@ -392,7 +464,11 @@ fn packages_declare_their_glibc_and_older_systems_are_refused() {
         .arg(prefix.path().join("old"))
         .arg("python 3.14.* *_cp314t")
         .env("CONDA_OVERRIDE_GLIBC", "2.17"));
-    assert!(!out.status.success(), "solved on glibc 2.17: {}", text(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "solved on glibc 2.17: {}",
+        text(&out.stdout)
+    );
     let stderr = text(&out.stderr);
     assert!(stderr.contains("__glibc"), "{stderr}");
     // So does ftforge's own installer.

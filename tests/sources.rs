@@ -80,7 +80,12 @@ fn a_tampered_tarball_is_refused_with_both_hashes_and_nothing_is_built() {
     // own tarball is fetched (from the tampered mirror).
     let libraries: Vec<_> = cp314t_interpreter_packages()
         .into_iter()
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("python"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("python")
+        })
         .collect();
     assert!(libraries.len() > 10, "{libraries:?}");
     let published = run(Command::new(env!("CARGO_BIN_EXE_ftforge"))

@@ -79,7 +79,10 @@ pub fn read_elf(path: &Path) -> Option<ElfLinks> {
     let mut magic = [0u8; 4];
     {
         use std::io::Read;
-        std::fs::File::open(path).ok()?.read_exact(&mut magic).ok()?;
+        std::fs::File::open(path)
+            .ok()?
+            .read_exact(&mut magic)
+            .ok()?;
     }
     if &magic != b"\x7fELF" {
         return None;
@@ -155,7 +158,11 @@ impl LinkError {
 /// The rpath entry, relative to `$ORIGIN`, that points from `file`'s folder to `dir`
 /// (both relative to the prefix).
 fn origin_relative(file: &Path, dir: &Path) -> String {
-    let from: Vec<Component> = file.parent().unwrap_or(Path::new("")).components().collect();
+    let from: Vec<Component> = file
+        .parent()
+        .unwrap_or(Path::new(""))
+        .components()
+        .collect();
     let to: Vec<Component> = dir.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut rel = PathBuf::new();
@@ -326,6 +333,11 @@ mod tests {
         let links = read_elf(&exe).expect("the test binary is a dynamic ELF file");
         assert!(links.needed.iter().any(|n| n == "libc.so.6"), "{links:?}");
         assert!(links.glibc.is_some_and(|g| g.major == 2), "{links:?}");
-        assert!(read_elf(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").as_path()).is_none());
+        assert!(read_elf(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("Cargo.toml")
+                .as_path()
+        )
+        .is_none());
     }
 }

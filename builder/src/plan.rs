@@ -349,7 +349,10 @@ mod tests {
         for name in ["openssl", "tk", "xorg-libx11", "libxcb", "ncurses"] {
             assert!(provided.contains(&name), "{name}: {provided:?}");
         }
-        assert!(!provided.contains(&"make"), "build tools are not recipes: {provided:?}");
+        assert!(
+            !provided.contains(&"make"),
+            "build tools are not recipes: {provided:?}"
+        );
         let last = all.last().unwrap().dir.file_name().unwrap().to_owned();
         assert_eq!(last, "python", "the interpreter comes after its libraries");
 

@@ -351,7 +351,11 @@ pub fn with_dependencies(channel: &Path, files: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut out = files.clone();
     let mut wanted: Vec<String> = Vec::new();
     for file in &files {
-        let rel = file.strip_prefix(channel).unwrap_or(file).to_string_lossy().into_owned();
+        let rel = file
+            .strip_prefix(channel)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .into_owned();
         if let Some((_, _, depends)) = records.iter().find(|(f, _, _)| *f == rel) {
             wanted.extend(depends.iter().cloned());
         }

@@ -561,7 +561,10 @@ impl<'a> Workspace<'a> {
             } = crate::depends::dependencies(self.job.recipe, output, abi.as_ref(), host)?;
             // The oldest glibc the files run on, as conda clients understand it.
             if let Some(floor) = linkage.glibc.filter(|_| output.noarch.is_none()) {
-                if !depends.iter().any(|d| d.split_whitespace().next() == Some("__glibc")) {
+                if !depends
+                    .iter()
+                    .any(|d| d.split_whitespace().next() == Some("__glibc"))
+                {
                     depends.push(floor.dependency());
                 }
             }
