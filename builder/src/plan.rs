@@ -199,7 +199,8 @@ pub fn with_sibling_dependencies(
         .collect();
     parents.sort();
     parents.dedup();
-    let mut siblings: Vec<(PathBuf, Vec<Held>)> = Vec::new();
+    // Each sibling loaded and rendered once; an added one moves into `recipes`.
+    let mut siblings: Vec<(Recipe, Vec<Held>)> = Vec::new();
     for parent in &parents {
         let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
@@ -216,7 +217,8 @@ pub fn with_sibling_dependencies(
             // A sibling that does not load is not needed by anyone yet: skip it here;
             // selecting it explicitly shows its error.
             if let Ok(recipe) = Recipe::load(&dir) {
-                siblings.push((dir, recipe_outputs(&recipe)));
+                let outputs = recipe_outputs(&recipe);
+                siblings.push((recipe, outputs));
             }
         }
     }
@@ -224,27 +226,31 @@ pub fn with_sibling_dependencies(
         .iter()
         .any(|(name, _, _)| name == crate::job::INTERPRETER_PACKAGE);
     let mut recipes = recipes;
+    let mut produced: Vec<String> = recipes.iter().flat_map(|r| names(r).0).collect();
     let mut added = Vec::new();
     let mut i = 0;
     while i < recipes.len() {
         let (_, needs) = names(&recipes[i]);
         for need in needs {
-            let produced = recipes.iter().any(|r| names(r).0.contains(&need));
-            if produced || (need == crate::job::INTERPRETER_PACKAGE && has_interpreter) {
+            if produced.contains(&need)
+                || (need == crate::job::INTERPRETER_PACKAGE && has_interpreter)
+            {
                 continue;
             }
-            let Some((dir, outputs)) = siblings
+            let Some(pos) = siblings
                 .iter()
-                .find(|(_, outputs)| outputs.iter().any(|(n, _, _)| *n == need))
+                .position(|(_, outputs)| outputs.iter().any(|(n, _, _)| *n == need))
             else {
                 continue;
             };
-            if need != crate::job::INTERPRETER_PACKAGE && outputs.iter().all(|o| held.contains(o)) {
+            let held_already = siblings[pos].1.iter().all(|o| held.contains(o));
+            if need != crate::job::INTERPRETER_PACKAGE && held_already {
                 continue;
             }
-            let dir = dir.clone();
+            let (recipe, outputs) = siblings.remove(pos);
+            produced.extend(outputs.into_iter().map(|(name, _, _)| name));
             added.push(AddedRecipe {
-                dir: dir.clone(),
+                dir: recipe.dir.clone(),
                 provides: need.clone(),
                 needed_by: recipes[i]
                     .dir
@@ -252,7 +258,7 @@ pub fn with_sibling_dependencies(
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             });
-            recipes.push(Recipe::load(&dir)?);
+            recipes.push(recipe);
         }
         i += 1;
     }
