@@ -121,6 +121,23 @@ fn a_missing_c_header_is_named_in_the_build_failed_reason() {
         stderr.contains("missing C header lber.h"),
         "the build's output does not name the header:\n{stderr}"
     );
+    // A failed build's work directory is kept whole, for looking into.
+    assert_eq!(
+        work_entries(&dir.path().join("work")),
+        ["logs", "src", "test_script_0.sh"]
+    );
+}
+
+/// The names in each build directory under `work` (sorted, all builds together).
+fn work_entries(work: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(work)
+        .unwrap()
+        .flatten()
+        .flat_map(|build| std::fs::read_dir(build.path()).unwrap().flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The first line `program --version` prints.
@@ -235,4 +252,6 @@ fn a_generated_maturin_recipe_builds_with_the_machines_cargo() {
         !elsewhere.exists(),
         "cargo wrote into the caller's CARGO_TARGET_DIR"
     );
+    // Published: of the work directory only the logs stay (--keep-work keeps it all).
+    assert_eq!(work_entries(&work), ["logs"]);
 }

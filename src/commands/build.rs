@@ -155,6 +155,7 @@ pub fn build_settings(
         cpu_count,
         client: http_client(),
         force,
+        keep_work: false,
         extra_records: Vec::new(),
     }
 }
@@ -181,6 +182,10 @@ pub struct BuildArgs {
     /// Rebuild even when the channel already holds an identical build
     #[arg(long)]
     pub force: bool,
+    /// Keep each successful build's sources, build tree and test environments in the work
+    /// directory (by default only its logs/ stay; a failed build's directory is kept whole)
+    #[arg(long, env = "FTFORGE_KEEP_WORK")]
+    pub keep_work: bool,
     /// Run the jobs on a Dask cluster (dask://HOST:PORT) instead of this machine; the
     /// channel must then be a channel server (`--channel http://HOST:PORT`, docs/cluster.md)
     #[arg(long, value_name = "dask://HOST:PORT")]
@@ -204,9 +209,10 @@ pub async fn exec(args: BuildArgs) -> Result<ExitCode> {
     let recipes = args.selection.recipes()?;
     // Parallel builds share the cores: each gets cores / N for its own make -j.
     let (parallel, cpu_count) = parallelism(args.jobs);
-    let settings = args
+    let mut settings = args
         .selection
         .settings(args.work_dir.clone(), cpu_count, args.force);
+    settings.keep_work = args.keep_work;
     let jobs = args.selection.jobs(&recipes)?;
     reporter.line(&format!(
         "building {} variant(s) into {}",

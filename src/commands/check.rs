@@ -56,6 +56,10 @@ pub struct CheckArgs {
     /// Where builds happen
     #[arg(long, env = "FTFORGE_WORK_DIR")]
     work_dir: Option<PathBuf>,
+    /// Keep each successful build's sources, build tree and test environments (by
+    /// default only logs/ stay)
+    #[arg(long, env = "FTFORGE_KEEP_WORK")]
+    keep_work: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -83,7 +87,8 @@ pub async fn exec(args: CheckArgs) -> Result<ExitCode> {
         targets.push(check::parse_python("3.14t")?);
     }
     let (parallel, cpu_count) = parallelism(args.jobs);
-    let settings = build_settings(&args.channel, args.work_dir.clone(), cpu_count, false);
+    let mut settings = build_settings(&args.channel, args.work_dir.clone(), cpu_count, false);
+    settings.keep_work = args.keep_work;
     let request = CheckRequest {
         requirements,
         targets,

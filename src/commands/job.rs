@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Rebuild even when the server holds an identical build
     #[arg(long)]
     force: bool,
+    /// Keep the successful build's sources, build tree and test environments
+    #[arg(long, env = "FTFORGE_KEEP_WORK")]
+    keep_work: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -99,6 +102,7 @@ pub async fn exec(command: JobCommand) -> Result<ExitCode> {
         cores,
         args.force,
     );
+    settings.keep_work = args.keep_work;
     settings.extra_records = remote.records().await?;
     let result = run_job(&job, shared.as_ref(), &settings, &remote, &token, &reporter).await?;
     println!("{}", serde_json::to_string(&result).into_diagnostic()?);

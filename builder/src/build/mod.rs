@@ -207,6 +207,11 @@ pub struct BuildSettings {
     pub client: reqwest::Client,
     /// Rebuild even when the channel already holds this build's packages.
     pub force: bool,
+    /// Keep a successful build's work directory whole (`--keep-work`); by default only its
+    /// `logs/` stay, since the packages are in the channel and the sources, build trees
+    /// and test environments of an interpreter take half a gigabyte. A failed build's
+    /// directory is always kept whole, for looking into.
+    pub keep_work: bool,
     /// Packages of a channel server, read after `channel`'s own: host packages of a job
     /// built for `ftforge build --executor` (`remote.rs`); empty for local builds.
     pub extra_records: Vec<RepoDataRecord>,
@@ -678,6 +683,30 @@ impl<'a> Workspace<'a> {
 
     /// Stage 8: packages into the channel, verdicts into `compat.json`, interpreter
     /// facts, labels, and the build report under the key.
+    /// After a successful publish: removes everything of the work directory but `logs/`
+    /// (unless `keep_work`). The build prefix always goes: it is only needed while
+    /// building. Failures to remove are not errors; the next build of the job clears
+    /// the directory anyway.
+    fn tidy(&self) {
+        let _ = std::fs::remove_dir_all(&self.prefix);
+        if self.settings.keep_work {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(&self.work) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path == self.logs {
+                continue;
+            }
+            let _ = match entry.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+                _ => std::fs::remove_file(&path),
+            };
+        }
+    }
+
     fn publish(
         &self,
         packages: &[PathBuf],
@@ -767,8 +796,7 @@ pub async fn build_job(
         .judge(&packages, &counts, &plan.channel_records, &plan.missing)
         .await?;
     let report = ws.publish(&packages, outputs, compat, started)?;
-    // The build prefix is large and only needed while building.
-    let _ = std::fs::remove_dir_all(&ws.prefix);
+    ws.tidy();
     finished(job, &report, reporter, "built");
     Ok(report)
 }
@@ -815,7 +843,9 @@ pub async fn judge_files(
     for (output, published) in outputs.iter_mut().zip(&built.outputs) {
         output.label = published.label.clone();
     }
-    ws.publish(&[], outputs, compat, started)
+    let report = ws.publish(&[], outputs, compat, started)?;
+    ws.tidy();
+    Ok(report)
 }
 
 fn finished(job: &Job, report: &BuildReport, reporter: &dyn Reporter, what: &str) {
