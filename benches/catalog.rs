@@ -4,7 +4,8 @@
 //! wall time; then the same check again (everything reused). Run: `cargo bench --bench
 //! catalog` (hours on 2 cores: the list holds numpy, pandas, scipy, grpcio, …).
 //! `FTFORGE_CATALOG` names another list (e.g. recipes/catalog/smoke.txt),
-//! `FTFORGE_CATALOG_CHANNEL` a channel to keep (and resume) between runs, and
+//! `FTFORGE_CATALOG_CHANNEL` a channel to keep (and resume) between runs,
+//! `FTFORGE_CATALOG_LOG` a file that gets check's progress and errors (stderr), and
 //! `FTFORGE_CATALOG_PYTHON` the interpreters (default `3.14t,3.14`; `3.15t,3.15` adds
 //! the release candidate, built into the channel's `label/python_rc` when missing).
 
@@ -46,6 +47,7 @@ struct Package {
     name: String,
     version: String,
     verdict: Option<Verdict>,
+    reason: String,
 }
 
 fn main() {
@@ -93,6 +95,16 @@ fn main() {
             .output()
             .unwrap();
         let wall = started.elapsed().as_secs_f64();
+        if let Some(log) = std::env::var_os("FTFORGE_CATALOG_LOG") {
+            // Appended: the first and the second check, one after the other.
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap();
+            file.write_all(&out.stderr).unwrap();
+        }
         let report: Report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "check printed no report ({e}):\n{}",
@@ -130,9 +142,18 @@ fn main() {
     // Failures by cause: build failures by what the log says was missing; the other
     // failing verdicts by verdict.
     let mut causes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut no_verdict = Vec::new();
     for target in &report.targets {
         for p in &target.packages {
             let Some(verdict) = p.verdict else {
+                let reason = p.reason.lines().next().unwrap_or_default();
+                no_verdict.push(format!(
+                    "{} {} ({}): {}",
+                    p.name,
+                    p.version,
+                    target.python,
+                    reason.chars().take(240).collect::<String>()
+                ));
                 continue;
             };
             if verdict.is_gil_free() || verdict == Verdict::Ok {
@@ -163,6 +184,12 @@ fn main() {
             packages.len(),
             packages.join(", ")
         );
+    }
+    if !no_verdict.is_empty() {
+        println!("no verdict (an error of ftforge or its inputs stopped the job):");
+        for line in &no_verdict {
+            println!("  {line}");
+        }
     }
     println!(
         "unresolved requirements: {} · verdicts built: {} · reused: {} · exit {}",

@@ -27,7 +27,10 @@ fn python_gil_after_import(prefix: &std::path::Path, module: &str) -> String {
 
 #[test]
 fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
-    let channel = channel_with(&["markupsafe", "pyyaml"], &["--python", "3.14"]);
+    let channel = channel_with(
+        &["recipes/markupsafe", GIL_REENABLING_RECIPE],
+        &["--python", "3.14"],
+    );
     let served = serve(&channel);
     let dir = tempfile::tempdir().unwrap();
 
@@ -69,11 +72,12 @@ fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
     );
     assert_eq!(python_gil_after_import(&ours, "markupsafe"), "False");
 
-    // The freethreading label simply does not have pyyaml.
+    // The freethreading label simply does not have pyyaml 6.0.2 (the shared channel may
+    // hold a newer pyyaml that keeps the GIL off, built by other tests).
     let label = format!("{}/label/freethreading", served.url);
     let out = install(
         &dir.path().join("label"),
-        &["-c", &label, "python-freethreading 3.14.*", "pyyaml"],
+        &["-c", &label, "python-freethreading 3.14.*", "pyyaml 6.0.2"],
     );
     assert!(!out.status.success());
     assert!(
@@ -94,7 +98,7 @@ fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
             "-c",
             channel.to_str().unwrap(),
             "python-freethreading 3.14.*",
-            "pyyaml",
+            "pyyaml 6.0.2",
         ],
     );
     let stderr = text(&out.stderr);
@@ -122,7 +126,7 @@ fn clients_install_from_the_channel_and_the_gil_policy_explains_itself() {
             "--gil-policy",
             "warn",
             "python-freethreading 3.14.*",
-            "pyyaml",
+            "pyyaml 6.0.2",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -27,11 +27,19 @@ fn verdict<'a>(
 
 #[test]
 fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_python() {
-    let channel = channel_with(&["markupsafe", "pyyaml", "sortedcontainers"], &[]);
+    let channel = channel_with(
+        &[
+            "recipes/markupsafe",
+            GIL_REENABLING_RECIPE,
+            "recipes/sortedcontainers",
+        ],
+        &[],
+    );
     let compat = compat(&channel);
+    let markupsafe = shipped_version("markupsafe");
 
     for abi in ["cp313t", "cp314t"] {
-        let m = verdict(&compat, "markupsafe", "3.0.2", abi);
+        let m = verdict(&compat, "markupsafe", &markupsafe, abi);
         assert!(
             m["verdict"] == "gil-free" || m["verdict"] == "verified",
             "markupsafe {abi}: {m}"
@@ -63,7 +71,7 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
         assert!(y["evidence"]["stress"]["passed"].is_boolean());
     }
     for abi in ["cp313", "cp314"] {
-        for package in [("markupsafe", "3.0.2"), ("pyyaml", "6.0.2")] {
+        for package in [("markupsafe", markupsafe.as_str()), ("pyyaml", "6.0.2")] {
             let r = verdict(&compat, package.0, package.1, abi);
             assert!(
                 r["verdict"] == "ok" || r["verdict"] == "verified",
@@ -73,7 +81,12 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
     }
     for abi in ["cp313t", "cp314t", "cp313", "cp314"] {
         assert_eq!(
-            verdict(&compat, "sortedcontainers", "2.4.0", abi)["verdict"],
+            verdict(
+                &compat,
+                "sortedcontainers",
+                &shipped_version("sortedcontainers"),
+                abi
+            )["verdict"],
             "pure-python"
         );
     }
@@ -149,7 +162,7 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
     let strict = run(ftforge()
         .args([
             "build",
-            "recipes/pyyaml",
+            GIL_REENABLING_RECIPE,
             "--python",
             "3.14",
             "--variant",

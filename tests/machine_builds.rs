@@ -121,10 +121,15 @@ fn a_missing_c_header_is_named_in_the_build_failed_reason() {
         stderr.contains("missing C header lber.h"),
         "the build's output does not name the header:\n{stderr}"
     );
-    // A failed build's work directory is kept whole, for looking into.
-    assert_eq!(
-        work_entries(&dir.path().join("work")),
-        ["logs", "src", "test_script_0.sh"]
+    // A failed build's work directory is kept whole, for looking into: the sources,
+    // the build script, the host prefix and the logs.
+    let entries = work_entries(&dir.path().join("work"));
+    assert!(
+        ["logs", "src", "build-python-ldap.sh"]
+            .iter()
+            .all(|e| entries.iter().any(|n| n == e))
+            && entries.iter().any(|n| n.starts_with("host_env_")),
+        "{entries:?}"
     );
 }
 

@@ -1,5 +1,5 @@
-//! `ftforge recipe update` on copies of the shipped recipes, against the package index
-//! pip is configured with: pyyaml 6.0.2 → 6.0.3 (the release after which cp314t keeps
+//! `ftforge recipe update` on copies of recipes (the shipped python recipe, the pyyaml
+//! 6.0.2 fixture), against the package index pip is configured with: pyyaml 6.0.2 → 6.0.3 (the release after which cp314t keeps
 //! the GIL off), its sha256 checked against an independent reading of the index, the
 //! hand-written parts byte for byte, the result rendered by py-rattler-build;
 //! `--dry-run` writes nothing; a recipe whose source is not an sdist is reported, not
@@ -13,11 +13,14 @@ use std::process::{Command, Output};
 
 use common::*;
 
-/// A temporary folder with copies of the named shipped recipes.
+/// A temporary folder with copies of recipe folders (relative to the repository), each
+/// named as its package: `tests/fixtures/pyyaml-6.0.2` becomes `pyyaml`.
 fn copies(recipes: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for name in recipes {
-        let from = repo_root().join("recipes").join(name);
+    for path in recipes {
+        let from = repo_root().join(path);
+        let folder = from.file_name().unwrap().to_string_lossy().into_owned();
+        let name = folder.split_once('-').map_or(folder.as_str(), |(n, _)| n);
         let to = dir.path().join(name);
         std::fs::create_dir_all(&to).unwrap();
         for entry in std::fs::read_dir(&from).unwrap() {
@@ -76,7 +79,7 @@ fn index_sdist(pin: &str) -> (String, String) {
 
 #[test]
 fn pyyaml_moves_to_6_0_3_keeping_its_hand_written_parts() {
-    let dir = copies(&["pyyaml"]);
+    let dir = copies(&[GIL_REENABLING_RECIPE]);
     let recipe = dir.path().join("pyyaml/recipe.yaml");
     let original = std::fs::read_to_string(&recipe).unwrap();
     assert!(original.contains("version: \"6.0.2\""), "{original}");
@@ -200,7 +203,7 @@ print(json.dumps([r.recipe.to_dict() for r in rendered]))
 
 #[test]
 fn other_sources_are_reported_and_bad_targets_stop_the_run() {
-    let dir = copies(&["python", "pyyaml"]);
+    let dir = copies(&["recipes/python", GIL_REENABLING_RECIPE]);
     let before = snapshot(dir.path());
     // A --to that names no recipe: an error before anything is written.
     let out = update(&["--to", "numpy==2.0"], dir.path());
@@ -229,7 +232,7 @@ fn other_sources_are_reported_and_bad_targets_stop_the_run() {
 
 #[test]
 fn an_update_that_does_not_render_leaves_the_recipe_unchanged() {
-    let dir = copies(&["pyyaml"]);
+    let dir = copies(&[GIL_REENABLING_RECIPE]);
     let recipe = dir.path().join("pyyaml/recipe.yaml");
     // A recipe that renders for 6.0.2 only.
     let original = std::fs::read_to_string(&recipe).unwrap().replace(

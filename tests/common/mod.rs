@@ -104,13 +104,30 @@ pub fn interpreter_build() -> (PathBuf, serde_json::Value) {
     (channel, reports)
 }
 
-/// The shared channel with `recipes` (paths under recipes/) built into it, for the
-/// variants `args` select (e.g. `["--python", "3.14"]`).
+/// A recipe of a package that turns the GIL back on when imported on a free-threaded
+/// interpreter: pyyaml pinned at 6.0.2 (recipes/pyyaml follows the newest release).
+pub const GIL_REENABLING_RECIPE: &str = "tests/fixtures/pyyaml-6.0.2";
+
+/// The version a shipped recipe (`recipes/NAME/recipe.yaml`) pins in its `context`:
+/// `ftforge recipe update` moves it, so tests read it rather than repeat it.
+pub fn shipped_version(name: &str) -> String {
+    let path = repo_root().join("recipes").join(name).join("recipe.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("version: \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{} has no `version: \"…\"` line", path.display()))
+        .to_string()
+}
+
+/// The shared channel with `recipes` (folders relative to the repository: recipes/NAME,
+/// tests/fixtures/…) built into it, for the variants `args` select (e.g.
+/// `["--python", "3.14"]`).
 pub fn channel_with(recipes: &[&str], args: &[&str]) -> PathBuf {
     let channel = interpreter_channel();
     let out = run(ftforge()
         .arg("build")
-        .args(recipes.iter().map(|r| format!("recipes/{r}")))
+        .args(recipes)
         .args(args)
         .arg("--channel")
         .arg(&channel)
