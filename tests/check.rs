@@ -215,3 +215,61 @@ fn the_catalog_smoke_subset_gets_an_answer_for_every_package() {
         "{report:#}"
     );
 }
+
+/// A hand-written recipe (`--recipes`) that changes without a new version — here its
+/// import test — is built again, not answered from the verdict of the old recipe; an
+/// unchanged one is reused.
+#[test]
+fn a_changed_hand_written_recipe_is_checked_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = interpreter_channel_copy(tmp.path());
+    let recipes = tmp.path().join("recipes");
+    let out = run(ftforge()
+        .args(["recipe", "new", "idna==3.10", "-o"])
+        .arg(&recipes));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let args = ["idna==3.10", "--python", "3.14t", "--recipes"];
+    let mut args: Vec<&str> = args.to_vec();
+    let dir = recipes.to_str().unwrap();
+    args.push(dir);
+
+    let (code, report, stderr) = json(&channel, &args);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    let idna = package(&report["targets"][0], "idna");
+    assert_eq!(idna["recipe_kind"], "shipped", "{idna}");
+    assert_eq!(
+        (&idna["how"], &idna["verdict"]),
+        (&"built".into(), &"pure-python".into()),
+        "{idna}"
+    );
+
+    let (_, report, stderr) = json(&channel, &args);
+    assert_eq!(
+        package(&report["targets"][0], "idna")["how"],
+        "reused",
+        "{report:#}\n{stderr}"
+    );
+    assert_eq!(report["built"], 0, "{report:#}");
+
+    // The same version, a recipe that now also imports a module idna does not have.
+    let recipe = recipes.join("idna/recipe.yaml");
+    let yaml = std::fs::read_to_string(&recipe).unwrap();
+    let changed = yaml.replacen(
+        "        - idna\n",
+        "        - idna\n        - idna.no_such_module\n",
+        1,
+    );
+    assert_ne!(
+        changed, yaml,
+        "the generated recipe's import list changed shape:\n{yaml}"
+    );
+    std::fs::write(&recipe, changed).unwrap();
+    let (code, report, stderr) = json(&channel, &args);
+    let idna = package(&report["targets"][0], "idna");
+    assert_eq!(
+        (&idna["how"], &idna["verdict"]),
+        (&"built".into(), &"import-failed".into()),
+        "{report:#}\n{stderr}"
+    );
+    assert_eq!(code, 3);
+}

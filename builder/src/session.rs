@@ -6,7 +6,7 @@
 //! first variant, and judged on the interpreter of every other variant. Interpreter
 //! health probes run at the end, one at a time, when no build competes with them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use ftforge_channels::{CompatRecord, Verdict};
@@ -25,8 +25,12 @@ use crate::variants::Variant;
 #[derive(Debug, Default)]
 pub struct SessionOutcome {
     pub reports: Vec<BuildReport>,
-    /// Verdicts recorded in this session (successful builds, failures, skips).
+    /// Verdicts recorded in this session (successful builds, failures, skips), and those
+    /// of identical earlier builds it reused.
     pub verdicts: Vec<CompatRecord>,
+    /// The compat keys (`CompatRecord::key`) among `verdicts` that an identical earlier
+    /// build decided: nothing was built or judged for them.
+    pub reused: HashSet<String>,
     /// Package failures (already recorded as verdicts), for display.
     pub package_failures: Vec<BuildError>,
     /// Failures of ftforge itself or of its inputs.
@@ -310,6 +314,7 @@ pub async fn build_all(
                         record.verdict
                     ),
                 );
+                outcome.reused.insert(record.key());
                 outcome.verdicts.push(record);
                 continue;
             }
@@ -374,6 +379,9 @@ pub async fn build_all(
                 if let Ok(data) = settings.channel.read_compat() {
                     for o in &report.outputs {
                         if let Some(r) = data.get(&o.name, &o.version, job.abi.as_ref()) {
+                            if report.reused {
+                                outcome.reused.insert(r.key());
+                            }
                             outcome.verdicts.push(r.clone());
                         }
                     }

@@ -13,7 +13,7 @@ use super::answer::{
     answer_line, gil_enabled_by, later_keeps_gil_off, versions_on, CheckReport, History,
     HistoryVersion, How, Outcome, PackageResult, Requested, TargetAnswer, SCHEMA_VERSION,
 };
-use super::closure::{Closure, Resolver, Root};
+use super::closure::{Closure, RecipeKind, Resolver, Root};
 use super::input::{python_label, RequirementLine};
 use super::CheckError;
 use crate::build::{BuildError, BuildSettings, JUDGING_DIGEST};
@@ -85,7 +85,10 @@ pub async fn check(
     }
     let closure = resolver.resolve(roots).await;
 
-    // 2. What the channel already knows, and the jobs for the rest.
+    // 2. What the channel already knows, and the jobs for the rest. A hand-written
+    // recipe can change without a new version (a test, a requirement), so its jobs always
+    // go to the session, which reuses only an identical build (the build key covers the
+    // recipe); generated recipes are reused by package, version and interpreter.
     let compat = settings.channel.read_compat()?;
     let mut wanted: Vec<(usize, PythonAbi)> = Vec::new();
     let mut reused = 0;
@@ -93,8 +96,9 @@ pub async fn check(
         let (members, _) = closure.reachable(&abi.py_ver(), |_| true);
         for m in members {
             let member = &closure.members[m];
+            let shipped = member.recipe_kind == RecipeKind::Shipped;
             match compat.get(&member.name, &member.version, Some(abi)) {
-                Some(r) if current(r) => reused += 1,
+                Some(r) if current(r) && !shipped => reused += 1,
                 _ if closure.missing_dependency(m, &abi.py_ver()).is_some() => {}
                 _ => wanted.push((m, *abi)),
             }
@@ -133,7 +137,9 @@ pub async fn check(
     if !pairs.is_empty() {
         let outcome = build_all(&pairs, settings, reporter, request.parallel).await;
         for record in &outcome.verdicts {
-            if let Some(abi) = record.abi {
+            if outcome.reused.contains(&record.key()) {
+                reused += 1;
+            } else if let Some(abi) = record.abi {
                 built.insert((record.package.clone(), record.version.clone(), abi));
             }
         }
