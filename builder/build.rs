@@ -25,10 +25,12 @@ const PACKAGING: &[&str] = &[
     "../channels/src/archive.rs",
 ];
 
-/// Code that decides a verdict from an installed package.
+/// Code that decides a verdict from an installed package. (`src/diagnose.rs`, which
+/// words the reason of a failed build from its log, is in neither list: a failure is
+/// not retried for a better wording, and a new wording must not send every verdict to
+/// be judged again; `--force` rebuilds a failure.)
 const JUDGING: &[&str] = &[
     "src/build/judge.rs",
-    "src/diagnose.rs",
     "src/testing.rs",
     "src/verdict.rs",
     "../interpreter/src/extensions.rs",

@@ -7,9 +7,10 @@
 //! linker's, meson's `ERROR:`, CMake's errors, a missing command, pip's) are *hard*;
 //! messages a build may print and survive (pkg-config not finding a package, CMake's
 //! `-- Could NOT find` of an optional package) are *soft*. The cause is the last hard
-//! message of the log, else the last soft one, else [`FailureCause::Other`]: the end of a
-//! log is where a build stops, and probes that fail early (a `setup.py` trying an
-//! optional extension) are followed by what really failed.
+//! message of the log, else the first compiler error, else the last soft one, else
+//! [`FailureCause::Other`]: the end of a log is where a build stops, and probes that fail
+//! early (a `setup.py` trying an optional extension) are followed by what really failed;
+//! but of a compiler's errors the first is the one the others follow from.
 
 use std::fmt;
 use std::path::Path;
@@ -33,6 +34,15 @@ pub enum FailureCause {
     /// pip's build isolation found no release of a build requirement
     /// (`No matching distribution found for maturin>=9`).
     MissingPythonPackage { requirement: String },
+    /// The package's own build says it does not support free-threaded Python (orjson
+    /// 3.13's build script: `orjson v3.13.0 does not support free-threaded Python`).
+    RefusesFreeThreading { message: String },
+    /// A configure step stopped with its own message (CMake's `CMake Error at
+    /// CMakeLists.txt:46 (message):` and the lines under it).
+    ConfigureError { message: String },
+    /// A compiler rejected the sources (`_ruamel_yaml.c:2162:80: error: unknown type
+    /// name …`, rustc's `error[E0425]: …`): the first such error of the log.
+    CompileError { message: String },
     /// Nothing the diagnosis recognises: the log says why.
     #[default]
     Other,
@@ -74,6 +84,9 @@ impl FailureCause {
             FailureCause::MissingDependency { .. } => "missing-dependency",
             FailureCause::MissingTool { .. } => "missing-tool",
             FailureCause::MissingPythonPackage { .. } => "missing-python-package",
+            FailureCause::RefusesFreeThreading { .. } => "refuses-free-threading",
+            FailureCause::ConfigureError { .. } => "configure-error",
+            FailureCause::CompileError { .. } => "compile-error",
             FailureCause::Other => "other",
         }
     }
@@ -85,6 +98,9 @@ impl FailureCause {
         "missing-dependency",
         "missing-tool",
         "missing-python-package",
+        "refuses-free-threading",
+        "configure-error",
+        "compile-error",
         "other",
     ];
 
@@ -102,7 +118,10 @@ impl FailureCause {
             FailureCause::MissingPythonPackage { .. } => Some(
                 "the index pip uses has no release that satisfies it; change the requirement or build it into the channel and add it to requirements.host",
             ),
-            FailureCause::Other => None,
+            FailureCause::RefusesFreeThreading { .. }
+            | FailureCause::ConfigureError { .. }
+            | FailureCause::CompileError { .. }
+            | FailureCause::Other => None,
         }
     }
 }
@@ -122,6 +141,11 @@ impl fmt::Display for FailureCause {
                     "no release of build requirement {requirement} on the index"
                 )
             }
+            FailureCause::RefusesFreeThreading { message } => {
+                write!(f, "the build refuses free-threaded Python: {message}")
+            }
+            FailureCause::ConfigureError { message } => write!(f, "CMake error: {message}"),
+            FailureCause::CompileError { message } => write!(f, "compile error: {message}"),
             FailureCause::Other => f.write_str("no cause recognised in the log"),
         }
     }
@@ -139,11 +163,13 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     /// The reason of a `build-failed` verdict: `what` (e.g. `build script failed (exit
-    /// status: 1)`) followed by the cause and its hint when one was recognised.
+    /// status: 1)`) followed by the cause, and its hint when it has one, when one was
+    /// recognised.
     pub fn reason(&self, what: &str) -> String {
-        match self.cause.hint() {
-            Some(hint) => format!("{what}: {} ({hint})", self.cause),
-            None => what.to_string(),
+        match (&self.cause, self.cause.hint()) {
+            (FailureCause::Other, _) => what.to_string(),
+            (cause, Some(hint)) => format!("{what}: {cause} ({hint})"),
+            (cause, None) => format!("{what}: {cause}"),
         }
     }
 }
@@ -177,27 +203,30 @@ fn read_end(path: &Path) -> std::io::Result<String> {
 pub fn diagnose(log: &str) -> Diagnosis {
     let lines: Vec<String> = log.lines().map(clean).collect();
     let mut hard = None;
+    let mut first = None;
     let mut soft = None;
     for (i, line) in lines.iter().enumerate() {
-        let next = lines.get(i + 1).map(String::as_str).unwrap_or("");
-        if let Some((cause, strength)) = recognise(line, next) {
+        if let Some((cause, strength)) = recognise(line, &lines[i + 1..]) {
             let found = Diagnosis {
                 cause,
                 line: Some(line.clone()),
             };
             match strength {
                 Strength::Hard => hard = Some(found),
+                Strength::First => first = first.or(Some(found)),
                 Strength::Soft => soft = Some(found),
             }
         }
     }
-    hard.or(soft).unwrap_or_default()
+    hard.or(first).or(soft).unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
 enum Strength {
     /// The message ends the build.
     Hard,
+    /// One of a series where the first explains the rest (a compiler's errors).
+    First,
     /// A build may print it and go on.
     Soft,
 }
@@ -244,6 +273,32 @@ fn word_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     (!word.is_empty()).then_some(word)
 }
 
+/// A line in which a build says it does not support free-threaded Python: it names
+/// free-threading and says "not supported" in one of the usual ways.
+fn refuses_free_threading(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    let names = [
+        "free-threaded",
+        "free threaded",
+        "freethreaded",
+        "free-threading",
+        "nogil",
+    ]
+    .iter()
+    .any(|n| lower.contains(n));
+    let refuses = [
+        "not support",
+        "unsupported",
+        "is not supported",
+        "isn't supported",
+        "not yet supported",
+        "does not work",
+    ]
+    .iter()
+    .any(|r| lower.contains(r));
+    names && refuses && !lower.contains("warning")
+}
+
 /// Files a compiler reads that are not headers (a missing source file is another fault).
 fn is_source_file(name: &str) -> bool {
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
@@ -274,11 +329,12 @@ fn program(word: &str) -> String {
     word.rsplit('/').next().unwrap_or(word).to_string()
 }
 
-/// The cause one log line states, with `next` (the following line) for messages that
-/// need it.
-fn recognise(line: &str, next: &str) -> Option<(FailureCause, Strength)> {
+/// The cause one log line states, with `after` (the lines that follow) for messages
+/// that go on over several lines.
+fn recognise(line: &str, after: &[String]) -> Option<(FailureCause, Strength)> {
     use FailureCause::*;
     use Strength::*;
+    let next = after.first().map(String::as_str).unwrap_or("");
 
     // Compilers: gcc/g++ `file:1:10: fatal error: yaml.h: No such file or directory`,
     // clang `fatal error: 'yaml.h' file not found`.
@@ -541,6 +597,73 @@ fn recognise(line: &str, next: &str) -> Option<(FailureCause, Strength)> {
             },
             Hard,
         ));
+    }
+
+    // The package's build refusing free-threaded Python, in its own words.
+    if refuses_free_threading(line) {
+        return Some((
+            RefusesFreeThreading {
+                message: line.to_string(),
+            },
+            Hard,
+        ));
+    }
+
+    // CMake stopping with a message of the project's: `CMake Error at CMakeLists.txt:46
+    // (message):` then the message, indented, up to a blank line; or `CMake Error: …`.
+    // (`Could NOT find …` under such a line is read above and comes later: it wins.)
+    // Messages of CMake's own modules (`…/Modules/FindPkgConfig.cmake`) only repeat what
+    // the lookup above them said.
+    if line.starts_with("CMake Error at ")
+        && line.ends_with("(message):")
+        && !line.contains("/Modules/")
+    {
+        let message: Vec<&str> = after
+            .iter()
+            .map(String::as_str)
+            .take_while(|l| !l.is_empty() && !l.starts_with("-- "))
+            .collect();
+        if !message.is_empty() {
+            return Some((
+                ConfigureError {
+                    message: message.join(" "),
+                },
+                Hard,
+            ));
+        }
+    }
+    if let Some(message) = line.strip_prefix("CMake Error: ") {
+        return Some((
+            ConfigureError {
+                message: message.to_string(),
+            },
+            Hard,
+        ));
+    }
+
+    // Compilers: gcc/clang `file.c:12:3: error: …`, rustc `error[E0425]: …`.
+    if let Some((place, _)) = line.split_once(": error: ") {
+        let file = place.split(':').next().unwrap_or("");
+        let is_code = is_source_file(file)
+            || matches!(
+                file.rsplit_once('.').map(|(_, e)| e),
+                Some("h" | "hpp" | "hh" | "hxx" | "pxd" | "pxi" | "inc")
+            );
+        if is_code && place.contains(':') {
+            return Some((
+                CompileError {
+                    message: line.to_string(),
+                },
+                First,
+            ));
+        }
+    }
+    if line.starts_with("error[E") {
+        let message = match after.iter().find(|l| l.starts_with("--> ")) {
+            Some(at) => format!("{line} ({at})"),
+            None => line.to_string(),
+        };
+        return Some((CompileError { message }, First));
     }
 
     // pip's build isolation: `ERROR: No matching distribution found for maturin>=9`.
@@ -807,7 +930,7 @@ ERROR: Failed to build one or more wheels
 
     #[test]
     fn a_log_without_a_known_cause_is_other() {
-        let d = diagnose("error[E0308]: mismatched types\nerror: could not compile `foo`\n");
+        let d = diagnose("Traceback (most recent call last):\nRuntimeError: the build went wrong\nerror: subprocess-exited-with-error\n");
         assert_eq!(d, Diagnosis::default());
         assert_eq!(
             d.reason("build script failed (exit status: 1)"),
@@ -863,6 +986,111 @@ ERROR: Failed to build one or more wheels
         assert_eq!(
             diagnose_file(&dir.path().join("gone.log"), "sh: 1: gfortran: not found").cause,
             tool("gfortran")
+        );
+    }
+
+    /// orjson 3.13.0 for cp314t (maturin, pyo3): its build script refuses, in cargo's
+    /// output as pip prints it (from the catalog run, 2026-12-05).
+    #[test]
+    fn a_build_that_refuses_free_threading_says_so() {
+        let log = "\
+  error: failed to run custom build command for `orjson v3.13.0 (/work/src)`
+
+  Caused by:
+    process didn't exit successfully: `/work/src/target/release/build/orjson-1/build-script-build` (exit status: 101)
+    --- stderr
+
+    thread 'main' panicked at build.rs:20:9:
+    orjson v3.13.0 does not support free-threaded Python
+    note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+  Error: command ['maturin', 'pep517', 'build-wheel'] returned non-zero exit status 1
+  error: subprocess-exited-with-error
+";
+        let d = diagnose(log);
+        assert_eq!(
+            d.cause,
+            FailureCause::RefusesFreeThreading {
+                message: "orjson v3.13.0 does not support free-threaded Python".into()
+            }
+        );
+        assert_eq!(d.cause.kind(), "refuses-free-threading");
+        assert_eq!(
+            d.reason("build script of orjson failed (exit code 1)"),
+            "build script of orjson failed (exit code 1): the build refuses free-threaded Python: orjson v3.13.0 does not support free-threaded Python"
+        );
+        // A warning that mentions it is not a refusal.
+        assert_eq!(
+            cause("warning: the limited API is not supported on free-threaded builds; building a version-specific module"),
+            FailureCause::Other
+        );
+    }
+
+    /// llvmlite 0.50.0 against Debian's LLVM 14 (from the catalog run).
+    #[test]
+    fn a_cmake_message_is_the_cause() {
+        let log = "\
+  -- Found LLVM 14.0.6
+  -- Using LLVMConfig.cmake in: /usr/lib/llvm-14/cmake
+  CMake Error at CMakeLists.txt:46 (message):
+    LLVM CMake export states LLVM version is 14, llvmlite only officially
+    supports 22.
+
+
+  -- Configuring incomplete, errors occurred!
+  subprocess.CalledProcessError: Command '['cmake', '-G', 'Unix Makefiles', '/work/src/ffi']' returned non-zero exit status 1.
+";
+        let d = diagnose(log);
+        assert_eq!(
+            d.cause,
+            FailureCause::ConfigureError {
+                message: "LLVM CMake export states LLVM version is 14, llvmlite only officially supports 22.".into()
+            }
+        );
+        assert_eq!(
+            d.line.as_deref(),
+            Some("CMake Error at CMakeLists.txt:46 (message):")
+        );
+        // A missing package reported under such a line is the more precise cause.
+        let log = "\
+CMake Error at /usr/share/cmake-3.25/Modules/FindPackageHandleStandardArgs.cmake:230 (message):
+  Could NOT find CURL (missing: CURL_LIBRARY CURL_INCLUDE_DIR)
+Call Stack (most recent call first):
+";
+        assert_eq!(cause(log), dependency("CURL", LookupTool::Cmake));
+    }
+
+    /// ruamel.yaml.clib 0.2.15 for cp314t: C generated by an old Cython, rejected by gcc
+    /// (from the catalog run); the first error is the cause, not the last.
+    #[test]
+    fn the_first_compiler_error_is_the_cause() {
+        let log = "\
+  gcc -fno-strict-overflow -Wsign-compare -DNDEBUG -g -O3 -Wall -fPIC -c _ruamel_yaml.c -o build/_ruamel_yaml.o
+  _ruamel_yaml.c:2162:80: error: unknown type name \u{2018}__pyx_vectorcallfunc\u{2019}; did you mean \u{2018}vectorcallfunc\u{2019}?
+   2162 | static CYTHON_INLINE PyObject *__Pyx_PyVectorcall_FastCallDict(PyObject *func, __pyx_vectorcallfunc vc, PyObject *const *args, size_t nargs, PyObject *kw);
+  _ruamel_yaml.c:31652:69: error: unknown type name \u{2018}__pyx_vectorcallfunc\u{2019}; did you mean \u{2018}vectorcallfunc\u{2019}?
+  error: command '/usr/bin/gcc' failed with exit code 1
+";
+        let d = diagnose(log);
+        assert_eq!(d.cause.kind(), "compile-error");
+        assert!(
+            d.cause
+                .to_string()
+                .starts_with("compile error: _ruamel_yaml.c:2162:80: error: unknown type name"),
+            "{}",
+            d.cause
+        );
+        // A missing header is still the cause when the compiler stops on it.
+        assert_eq!(
+            cause("a.c:1:10: fatal error: yaml.h: No such file or directory\nb.c:3:1: error: expected ';'"),
+            header("yaml.h")
+        );
+        // rustc, with where.
+        assert_eq!(
+            cause("error[E0425]: cannot find value `x` in this scope\n --> src/lib.rs:3:5\n"),
+            FailureCause::CompileError {
+                message: "error[E0425]: cannot find value `x` in this scope (--> src/lib.rs:3:5)"
+                    .into()
+            }
         );
     }
 }
