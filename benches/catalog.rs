@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ftforge_builder::build::FailureEvidence;
+use ftforge_builder::diagnose::diagnose_file;
 use ftforge_channels::{Channel, Verdict};
 use ftforge_interpreter::PythonAbi;
 use serde::Deserialize;
@@ -139,8 +140,10 @@ fn main() {
         );
         println!("  {}", target.answer.chars().take(300).collect::<String>());
     }
-    // Failures by cause: build failures by what the log says was missing; the other
-    // failing verdicts by verdict.
+    // Failures by cause: build failures by what the log says stopped them (the log read
+    // again by this build's diagnosis, so a catalog resumed across versions counts
+    // alike; the record's own when the log is gone); the other failing verdicts by
+    // verdict.
     let mut causes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut no_verdict = Vec::new();
     for target in &report.targets {
@@ -164,7 +167,13 @@ fn main() {
                 (Verdict::BuildFailed, Some(r)) => {
                     match serde_json::from_value::<FailureEvidence>(r.evidence.clone()) {
                         Ok(evidence) => {
-                            format!("build-failed: {}", evidence.diagnosis.cause.kind())
+                            let diagnosis = match &evidence.log {
+                                Some(log) if log.is_file() => {
+                                    diagnose_file(log, &evidence.log_tail)
+                                }
+                                _ => evidence.diagnosis,
+                            };
+                            format!("build-failed: {}", diagnosis.cause.kind())
                         }
                         Err(_) => "build-failed: unknown".into(),
                     }
