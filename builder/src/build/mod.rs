@@ -681,8 +681,6 @@ impl<'a> Workspace<'a> {
         Ok((reports, compat))
     }
 
-    /// Stage 8: packages into the channel, verdicts into `compat.json`, interpreter
-    /// facts, labels, and the build report under the key.
     /// After a successful publish: removes everything of the work directory but `logs/`
     /// (unless `keep_work`). The build prefix always goes: it is only needed while
     /// building. Failures to remove are not errors; the next build of the job clears
@@ -707,6 +705,8 @@ impl<'a> Workspace<'a> {
         }
     }
 
+    /// Stage 8: packages into the channel, verdicts into `compat.json`, interpreter
+    /// facts, labels, and the build report under the key.
     fn publish(
         &self,
         packages: &[PathBuf],
