@@ -4,6 +4,7 @@
 //! ftforge runs a probe process: to its end or its time limit, with both pipes read
 //! while it runs, and its last stdout line read as the report.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -363,6 +364,15 @@ pub fn activate(cmd: &mut tokio::process::Command, prefix: &Path) {
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
         .env_remove("PYTHON_GIL");
+}
+
+/// [`activate`], with `python_path` (empty for none) as `PYTHONPATH`: the folders
+/// vendored code expects on `sys.path` (`verdict::import_module`).
+pub fn activate_with_path(cmd: &mut tokio::process::Command, prefix: &Path, python_path: &OsStr) {
+    activate(cmd, prefix);
+    if !python_path.is_empty() {
+        cmd.env("PYTHONPATH", python_path);
+    }
 }
 
 /// Why a probe process gave no report.

@@ -3,20 +3,22 @@
 //! warnings captured), thread-stress runs, and the recipe's own tests. The evidence is
 //! typed ([`Evidence`]); [`decide`] is the decision table of docs/compat.md.
 
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
 use ftforge_channels::Verdict;
 use ftforge_interpreter::extensions::{
-    extension_modules, import_race_snippet, ExtensionModule, ImportResult, ModuleAbi,
-    StressHarnessReport, StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
+    extension_modules, import_race_snippet, vendored_path_root, ExtensionModule, ImportResult,
+    ModuleAbi, StressHarnessReport, StressResult, StressSource, IMPORT_PROBE, STRESS_HARNESS,
 };
 use ftforge_interpreter::probes::Subinterpreters;
 use ftforge_interpreter::PythonAbi;
 use serde::{Deserialize, Serialize};
 
 use crate::env::LeftToPip;
-use crate::testing::{activate, run_probe, ChildFailure, TestKind, TestOutcome};
+use crate::testing::{activate_with_path, run_probe, ChildFailure, TestKind, TestOutcome};
 
 /// How long one import, or the subinterpreter probe, may take.
 const PROBE_LIMIT: Duration = Duration::from_secs(120);
@@ -162,15 +164,26 @@ pub async fn assess(
 ) -> Assessment {
     let python = prefix.join(abi.executable());
     let mut imports = Vec::new();
+    // Each module as it imports (vendored ones by their name below their path root),
+    // and the path roots the later probes put on `sys.path`.
+    let mut imported_as = Vec::new();
+    let mut roots = BTreeSet::new();
     for module in modules {
-        imports.push(import_one(&python, prefix, &module.name).await);
+        let (result, used) = import_module(&python, prefix, module).await;
+        if let Some(root) = &result.path_root {
+            roots.insert(prefix.join(root));
+        }
+        imports.push(result);
+        imported_as.push(used);
     }
+    let python_path = std::env::join_paths(&roots).unwrap_or_default();
     // The import race races the modules that import (one that does not is its own
     // finding already).
-    let importable: Vec<ExtensionModule> = modules
+    let importable: Vec<ExtensionModule> = imported_as
         .iter()
-        .filter(|m| imports.iter().any(|i| i.module == m.name && i.imported))
-        .cloned()
+        .zip(&imports)
+        .filter(|(_, i)| i.imported)
+        .map(|(m, _)| m.clone())
         .collect();
     let (source, snippet) = match &stress.snippet {
         Some(snippet) => (StressSource::Recipe, snippet.clone()),
@@ -182,12 +195,23 @@ pub async fn assess(
     let stress_result = if importable.is_empty() && source == StressSource::ImportRace {
         None
     } else {
-        Some(run_stress(&python, prefix, &snippet, source, stress, python_gil).await)
+        Some(
+            run_stress(
+                &python,
+                prefix,
+                &python_path,
+                &snippet,
+                source,
+                stress,
+                python_gil,
+            )
+            .await,
+        )
     };
     let subinterpreters = if modules.is_empty() {
         None
     } else {
-        Some(subinterpreter_imports(&python, prefix, modules).await)
+        Some(subinterpreter_imports(&python, prefix, &python_path, &imported_as).await)
     };
     let evidence = Evidence {
         abi: *abi,
@@ -323,7 +347,7 @@ fn decide_required(
                 .unwrap_or_default();
             return (
                 Verdict::GilReenabled,
-                format!("importing {} turned the GIL on{said}", culprit.module),
+                format!("importing {} turned the GIL on{said}", culprit.described()),
             );
         }
     }
@@ -380,6 +404,7 @@ fn decide_required(
 async fn subinterpreter_imports(
     python: &Path,
     prefix: &Path,
+    python_path: &OsStr,
     modules: &[ExtensionModule],
 ) -> SubinterpreterProbe {
     let mut cmd = tokio::process::Command::new(python);
@@ -387,7 +412,7 @@ async fn subinterpreter_imports(
         .arg(ftforge_interpreter::probes::SUBINTERPRETERS)
         .args(modules.iter().map(|m| m.name.clone()))
         .current_dir(prefix);
-    activate(&mut cmd, prefix);
+    activate_with_path(&mut cmd, prefix, python_path);
     match run_probe(cmd, None, PROBE_LIMIT)
         .await
         .and_then(|f| f.report())
@@ -399,13 +424,52 @@ async fn subinterpreter_imports(
     }
 }
 
-async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult {
+/// Imports a module by its dotted name; when that fails because it is vendored code
+/// that expects its folder on `sys.path` ([`vendored_path_root`]), imports it again
+/// from there. Returns the result that stands and the module as it was imported.
+async fn import_module(
+    python: &Path,
+    prefix: &Path,
+    module: &ExtensionModule,
+) -> (ImportResult, ExtensionModule) {
+    let dotted = import_one(python, prefix, &module.name, None).await;
+    let vendored = (!dotted.imported)
+        .then_some(dotted.missing.as_deref())
+        .flatten()
+        .and_then(|missing| vendored_path_root(prefix, module, missing));
+    let Some((root, name)) = vendored else {
+        return (dotted, module.clone());
+    };
+    let mut retry = import_one(python, prefix, &name, Some(&prefix.join(&root))).await;
+    // The retry stands when it got further than the dotted import did.
+    if !retry.imported && retry.missing == dotted.missing {
+        return (dotted, module.clone());
+    }
+    retry.path_root = Some(root);
+    retry.dotted_error = dotted.error;
+    let used = ExtensionModule {
+        name,
+        ..module.clone()
+    };
+    (retry, used)
+}
+
+async fn import_one(
+    python: &Path,
+    prefix: &Path,
+    module: &str,
+    root: Option<&Path>,
+) -> ImportResult {
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg("-c")
         .arg(IMPORT_PROBE)
         .arg(module)
         .current_dir(prefix);
-    activate(&mut cmd, prefix);
+    activate_with_path(
+        &mut cmd,
+        prefix,
+        root.map_or(OsStr::new(""), Path::as_os_str),
+    );
     // The probe's report stands even if the process then ends badly.
     match run_probe(cmd, None, PROBE_LIMIT)
         .await
@@ -417,6 +481,8 @@ async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult 
             imported: false,
             error: Some(e.to_string()),
             missing: None,
+            path_root: None,
+            dotted_error: None,
             gil_before: false,
             gil_after: false,
             warnings: Vec::new(),
@@ -428,6 +494,7 @@ async fn import_one(python: &Path, prefix: &Path, module: &str) -> ImportResult 
 async fn run_stress(
     python: &Path,
     prefix: &Path,
+    python_path: &OsStr,
     snippet: &str,
     source: StressSource,
     config: &StressConfig,
@@ -450,7 +517,7 @@ async fn run_stress(
         .arg(config.threads.to_string())
         .arg(config.rounds.to_string())
         .current_dir(prefix);
-    activate(&mut cmd, prefix);
+    activate_with_path(&mut cmd, prefix, python_path);
     if let Some(value) = python_gil {
         cmd.env("PYTHON_GIL", value);
     }
@@ -509,6 +576,8 @@ mod tests {
             imported: ok,
             error: (!ok).then(|| "ImportError: nope".into()),
             missing: None,
+            path_root: None,
+            dotted_error: None,
             gil_before: false,
             gil_after,
             warnings: Vec::new(),

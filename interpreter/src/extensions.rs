@@ -164,6 +164,43 @@ pub fn installed_extension_modules(prefix: &std::path::Path) -> Vec<ExtensionMod
     out
 }
 
+/// Where a module that did not import by its dotted name imports from, when it is
+/// vendored code: the `ModuleNotFoundError` named a top-level module (`_pydevd_bundle`)
+/// that lies in a folder above the module's file, below a regular package, without an
+/// `__init__.py` of its own — a `sys.path` entry the package adds at run time
+/// (debugpy's `debugpy/_vendored/pydevd`). Returns that folder (relative to the prefix)
+/// and the module's name relative to it (`_pydevd_bundle.pydevd_cython`); `None` for
+/// anything else, whose failure stands.
+pub fn vendored_path_root(
+    prefix: &std::path::Path,
+    module: &ExtensionModule,
+    missing: &str,
+) -> Option<(String, String)> {
+    let top = missing.split('.').next().filter(|t| !t.is_empty())?;
+    let parts: Vec<&str> = module.name.split('.').collect();
+    // The module's folder, relative to the prefix, ends with its dotted parent path.
+    let (dir, _) = module.path.rsplit_once('/')?;
+    let depth = parts.len().checked_sub(1)?;
+    let dir_parts: Vec<&str> = dir.split('/').collect();
+    let site = dir_parts.len().checked_sub(depth)?;
+    let folder = |n: usize| dir_parts[..site + n].join("/");
+    let is_package = |n: usize| prefix.join(folder(n)).join("__init__.py").is_file();
+    // Deepest first; a root needs a regular package above it (a top-level folder without
+    // `__init__.py` is a namespace package, imported by its dotted name).
+    (2..=depth).rev().find_map(|n| {
+        let root = folder(n);
+        let here = prefix.join(&root);
+        let has_top = here.join(top).is_dir()
+            || here.join(format!("{top}.py")).is_file()
+            || std::fs::read_dir(&here).ok()?.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(&format!("{top}.")) && name.ends_with(".so")
+            });
+        (has_top && !is_package(n) && is_package(n - 1)).then(|| (root, parts[n..].join(".")))
+    })
+}
+
 /// Imports one module in a fresh interpreter and reports, as one JSON line, whether it
 /// imported, every warning raised while importing, and the GIL state afterwards.
 pub const IMPORT_PROBE: &str = r#"
@@ -198,6 +235,14 @@ pub struct ImportResult {
     /// The module a `ModuleNotFoundError` named (`_cffi_backend`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<String>,
+    /// Imported with this folder (relative to the prefix) first on `sys.path`, by its name
+    /// relative to it: vendored code the package puts on `sys.path` itself
+    /// ([`vendored_path_root`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_root: Option<String>,
+    /// With `path_root`: the error of the import by the full dotted name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dotted_error: Option<String>,
     pub gil_before: bool,
     pub gil_after: bool,
     #[serde(default)]
@@ -218,6 +263,21 @@ impl ImportResult {
         let missing = self.missing.as_deref().filter(|_| !self.imported)?;
         let top = |m: &str| m.split('.').next().unwrap_or(m).to_string();
         (top(missing) != top(&self.module)).then_some(missing)
+    }
+
+    /// The module's name as a reason gives it: with the folder it was imported from
+    /// when that is vendored code (`_pydevd_bundle.pydevd_cython (from
+    /// debugpy/_vendored/pydevd)`).
+    pub fn described(&self) -> String {
+        match &self.path_root {
+            Some(root) => {
+                let below = root
+                    .split_once("site-packages/")
+                    .map_or(root.as_str(), |(_, r)| r);
+                format!("{} (from {below})", self.module)
+            }
+            None => self.module.clone(),
+        }
     }
 
     /// The interpreter's own words about it, when it said so.
@@ -430,6 +490,8 @@ mod tests {
             imported: true,
             error: None,
             missing: None,
+            path_root: None,
+            dotted_error: None,
             gil_before: false,
             gil_after: true,
             warnings: vec!["RuntimeWarning: The global interpreter lock (GIL) has been enabled to load module 'yaml._yaml'".into()],
@@ -437,5 +499,53 @@ mod tests {
         };
         assert!(r.reenabled_gil());
         assert!(r.gil_warning().unwrap().contains("yaml._yaml"));
+    }
+
+    /// debugpy's layout: `debugpy/_vendored/pydevd` has no `__init__.py` and is put on
+    /// `sys.path` by debugpy; its Cython module imports `_pydevd_bundle` absolutely.
+    #[test]
+    fn vendored_code_imports_from_the_folder_it_expects_on_sys_path() {
+        let prefix = tempfile::tempdir().unwrap();
+        let sp = "lib/python3.14t/site-packages";
+        let touch = |rel: &str| {
+            let path = prefix.path().join(sp).join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
+        };
+        for init in [
+            "debugpy/__init__.py",
+            "debugpy/_vendored/__init__.py",
+            "debugpy/_vendored/pydevd/_pydevd_bundle/__init__.py",
+            "google/protobuf/__init__.py",
+            "google/protobuf/internal/__init__.py",
+        ] {
+            touch(init);
+        }
+        let so = "_pydevd_bundle/pydevd_cython.cpython-314t-x86_64-linux-gnu.so";
+        touch(&format!("debugpy/_vendored/pydevd/{so}"));
+        let module = extension_module(&format!("{sp}/debugpy/_vendored/pydevd/{so}"), sp).unwrap();
+        assert_eq!(
+            module.name,
+            "debugpy._vendored.pydevd._pydevd_bundle.pydevd_cython"
+        );
+        assert_eq!(
+            vendored_path_root(prefix.path(), &module, "_pydevd_bundle.pydevd_cython"),
+            Some((
+                format!("{sp}/debugpy/_vendored/pydevd"),
+                "_pydevd_bundle.pydevd_cython".to_string()
+            ))
+        );
+        // A module missing from outside the package is not a vendoring question.
+        assert_eq!(
+            vendored_path_root(prefix.path(), &module, "_cffi_backend"),
+            None
+        );
+        // A top-level folder without `__init__.py` is a namespace package: its modules
+        // import by their dotted names, and their failures stand.
+        let so = "google/protobuf/internal/_api_implementation.cpython-314t-x86_64-linux-gnu.so";
+        touch(so);
+        let module = extension_module(&format!("{sp}/{so}"), sp).unwrap();
+        assert_eq!(vendored_path_root(prefix.path(), &module, "protobuf"), None);
+        assert_eq!(vendored_path_root(prefix.path(), &module, "internal"), None);
     }
 }
