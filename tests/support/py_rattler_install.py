@@ -30,6 +30,11 @@ async def main() -> None:
             for r in records
         ]
     }))
+    # The install is complete and reported. py-rattler 0.28 has been seen dying by
+    # SIGSEGV while the interpreter shuts down after two installs ran at once (the
+    # records already printed): end here, without that teardown.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 asyncio.run(main())
