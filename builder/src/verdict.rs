@@ -433,9 +433,10 @@ async fn import_module(
     module: &ExtensionModule,
 ) -> (ImportResult, ExtensionModule) {
     let dotted = import_one(python, prefix, &module.name, None).await;
-    let vendored = (!dotted.imported)
-        .then_some(dotted.missing.as_deref())
-        .flatten()
+    let vendored = dotted
+        .missing
+        .as_deref()
+        .filter(|_| !dotted.imported)
         .and_then(|missing| vendored_path_root(prefix, module, missing));
     let Some((root, name)) = vendored else {
         return (dotted, module.clone());
