@@ -187,18 +187,22 @@ pub fn vendored_path_root(
     let is_package = |n: usize| prefix.join(folder(n)).join("__init__.py").is_file();
     // Deepest first; a root needs a regular package above it (a top-level folder without
     // `__init__.py` is a namespace package, imported by its dotted name).
-    (2..=depth).rev().find_map(|n| {
-        let root = folder(n);
-        let here = prefix.join(&root);
-        let has_top = here.join(top).is_dir()
-            || here.join(format!("{top}.py")).is_file()
-            || std::fs::read_dir(&here).ok()?.flatten().any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.starts_with(&format!("{top}.")) && name.ends_with(".so")
-            });
-        (has_top && !is_package(n) && is_package(n - 1)).then(|| (root, parts[n..].join(".")))
-    })
+    let module_prefix = format!("{top}.");
+    (2..=depth)
+        .rev()
+        .filter(|&n| !is_package(n) && is_package(n - 1))
+        .find_map(|n| {
+            let root = folder(n);
+            let here = prefix.join(&root);
+            let has_top = here.join(top).is_dir()
+                || here.join(format!("{top}.py")).is_file()
+                || std::fs::read_dir(&here).ok()?.flatten().any(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with(&module_prefix) && name.ends_with(".so")
+                });
+            has_top.then(|| (root, parts[n..].join(".")))
+        })
 }
 
 /// Imports one module in a fresh interpreter and reports, as one JSON line, whether it
