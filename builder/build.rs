@@ -19,6 +19,7 @@ const PACKAGING: &[&str] = &[
     "src/variants.rs",
     "src/recipe",
     "src/toolchain.rs",
+    "src/compiler_cache.rs",
     "src/depends.rs",
     "src/linkage.rs",
     "../interpreter/src/abi.rs",

@@ -365,3 +365,65 @@ fn an_entry_point_of_a_noarch_recipe_is_a_command_once_installed() {
     assert_eq!(ran.status.code(), Some(1), "{}", text(&ran.stderr));
     assert_eq!(text(&ran.stderr).trim(), "SortedList([])");
 }
+
+/// One `ccache --print-stats` counter of the cache in `dir`.
+fn ccache_stat(dir: &Path, counter: &str) -> u64 {
+    let out = run(std::process::Command::new("ccache")
+        .arg("--print-stats")
+        .env("CCACHE_DIR", dir));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(counter)?.strip_prefix('\t')?.parse().ok())
+        .unwrap_or_else(|| panic!("ccache has no counter {counter}"))
+}
+
+/// The compiler cache (docs/recipes.md): the same C++ project built again in another
+/// work directory — as the two interpreters' builds of one package are — compiles from
+/// ccache (ccache's own counters say so; the work directory's path must not be part of
+/// what is hashed), and the build report names ccache. `FTFORGE_COMPILER_CACHE=off`
+/// builds without it.
+#[test]
+fn a_build_in_another_work_directory_compiles_from_the_compiler_cache() {
+    let ccache = which("ccache");
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = write_recipe(
+        dir.path(),
+        "cmake-hello",
+        &cmake_recipe(&fixture_source(), "")
+            .replace("-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"),
+    );
+    let channel = dir.path().join("channel");
+    let cache = dir.path().join("ccache");
+    let build = |work: &str, off: bool| {
+        let mut cmd = ftforge();
+        cmd.args(["build", "--json", "--force"])
+            .arg(&recipe)
+            .arg("--channel")
+            .arg(&channel)
+            .arg("--work-dir")
+            .arg(dir.path().join(work))
+            .env("CCACHE_DIR", &cache);
+        if off {
+            cmd.env("FTFORGE_COMPILER_CACHE", "off");
+        }
+        let out = run(&mut cmd);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let reports: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+        reports[0]["compiler_cache"].clone()
+    };
+    assert_eq!(build("work-a", false), ccache.to_str().unwrap());
+    let misses = ccache_stat(&cache, "cache_miss");
+    assert!(misses >= 1, "the first build compiled nothing through ccache");
+    assert_eq!(
+        ccache_stat(&cache, "direct_cache_hit") + ccache_stat(&cache, "preprocessed_cache_hit"),
+        0
+    );
+    assert_eq!(build("work-b", false), ccache.to_str().unwrap());
+    let hits =
+        ccache_stat(&cache, "direct_cache_hit") + ccache_stat(&cache, "preprocessed_cache_hit");
+    assert_eq!(ccache_stat(&cache, "cache_miss"), misses, "the second build missed");
+    assert!(hits >= misses, "{hits} hits for {misses} compiled files");
+    assert!(build("work-c", true).is_null());
+    assert_eq!(ccache_stat(&cache, "cache_miss"), misses);
+}

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod compiler_cache;
 pub mod dask;
 pub mod depends;
 pub mod diagnose;

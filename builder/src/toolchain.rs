@@ -436,6 +436,17 @@ fn machine(
     Ok(ToolSource::Machine { programs })
 }
 
+/// The program `name` found where build requirements are looked for (PATH, then cargo's
+/// `bin` directory).
+pub fn program_on_path(name: &str) -> Option<PathBuf> {
+    let dirs = search_dirs(
+        std::env::var_os("PATH"),
+        std::env::var_os("CARGO_HOME"),
+        std::env::var_os("HOME"),
+    );
+    find_program(name, &dirs)
+}
+
 /// The first executable file named `name` in `dirs`.
 fn find_program(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;

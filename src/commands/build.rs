@@ -157,6 +157,7 @@ pub fn build_settings(
         force,
         keep_work: false,
         extra_records: Vec::new(),
+        compiler_cache: ftforge_builder::compiler_cache::CompilerCache::from_env(&cache_dir),
     }
 }
 

@@ -215,6 +215,8 @@ pub struct BuildSettings {
     /// Packages of a channel server, read after `channel`'s own: host packages of a job
     /// built for `ftforge build --executor` (`remote.rs`); empty for local builds.
     pub extra_records: Vec<RepoDataRecord>,
+    /// ccache for the build scripts' compilers (`compiler_cache.rs`); None builds without.
+    pub compiler_cache: Option<crate::compiler_cache::CompilerCache>,
 }
 
 /// What one build produced, stored beside the channel's subdirs as evidence.
@@ -234,6 +236,9 @@ pub struct BuildReport {
     /// The build requirements as resolved (channel packages, machine programs).
     #[serde(default)]
     pub toolchain: Vec<ResolvedTool>,
+    /// The compiler cache the build scripts compiled through (ccache's path), if any.
+    #[serde(default)]
+    pub compiler_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -750,6 +755,7 @@ impl<'a> Workspace<'a> {
             ftforge_version: env!("CARGO_PKG_VERSION").to_string(),
             reused: false,
             toolchain: self.tools.clone(),
+            compiler_cache: self.settings.compiler_cache.as_ref().map(|c| c.program.clone()),
         };
         key::remember_report(channel, &report).map_err(self.channel_err())?;
         Ok(report)

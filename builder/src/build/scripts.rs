@@ -107,10 +107,15 @@ fn script_command(
     let settings = ws.settings;
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg("-e").arg(&script_path).current_dir(&ws.src);
-    // The host prefix first, then the directories of machine tools ftforge resolved off
-    // PATH (cargo in `~/.cargo/bin`), then PATH.
+    // The compiler cache's links (ccache runs the next compiler of the name on PATH),
+    // the host prefix, then the directories of machine tools ftforge resolved off PATH
+    // (cargo in `~/.cargo/bin`), then PATH.
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::iter::once(prefix.join("bin"))
+    let cache = settings.compiler_cache.as_ref();
+    let dirs = cache
+        .map(|c| c.shims.clone())
+        .into_iter()
+        .chain(std::iter::once(prefix.join("bin")))
         .chain(crate::toolchain::program_dirs_off_path(&ws.tools, &path))
         .chain(std::env::split_paths(&path));
     let path = std::env::join_paths(dirs)
@@ -148,6 +153,9 @@ fn script_command(
         .env_remove("PYTHONHOME")
         .env_remove("CONDA_PREFIX")
         .env_remove("PYTHON_GIL");
+    for (k, v) in cache.map(|c| c.env(&settings.work_root)).unwrap_or_default() {
+        cmd.env(k, v);
+    }
     if let Some(abi) = ws.job.abi {
         for (k, v) in abi.build_env(prefix) {
             cmd.env(k, v);
