@@ -390,8 +390,10 @@ fn a_build_in_another_work_directory_compiles_from_the_compiler_cache() {
     let recipe = write_recipe(
         dir.path(),
         "cmake-hello",
-        &cmake_recipe(&fixture_source(), "")
-            .replace("-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"),
+        &cmake_recipe(&fixture_source(), "").replace(
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+        ),
     );
     let channel = dir.path().join("channel");
     let cache = dir.path().join("ccache");
@@ -414,7 +416,10 @@ fn a_build_in_another_work_directory_compiles_from_the_compiler_cache() {
     };
     assert_eq!(build("work-a", false), ccache.to_str().unwrap());
     let misses = ccache_stat(&cache, "cache_miss");
-    assert!(misses >= 1, "the first build compiled nothing through ccache");
+    assert!(
+        misses >= 1,
+        "the first build compiled nothing through ccache"
+    );
     assert_eq!(
         ccache_stat(&cache, "direct_cache_hit") + ccache_stat(&cache, "preprocessed_cache_hit"),
         0
@@ -422,7 +427,11 @@ fn a_build_in_another_work_directory_compiles_from_the_compiler_cache() {
     assert_eq!(build("work-b", false), ccache.to_str().unwrap());
     let hits =
         ccache_stat(&cache, "direct_cache_hit") + ccache_stat(&cache, "preprocessed_cache_hit");
-    assert_eq!(ccache_stat(&cache, "cache_miss"), misses, "the second build missed");
+    assert_eq!(
+        ccache_stat(&cache, "cache_miss"),
+        misses,
+        "the second build missed"
+    );
     assert!(hits >= misses, "{hits} hits for {misses} compiled files");
     assert!(build("work-c", true).is_null());
     assert_eq!(ccache_stat(&cache, "cache_miss"), misses);

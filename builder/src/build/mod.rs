@@ -755,7 +755,11 @@ impl<'a> Workspace<'a> {
             ftforge_version: env!("CARGO_PKG_VERSION").to_string(),
             reused: false,
             toolchain: self.tools.clone(),
-            compiler_cache: self.settings.compiler_cache.as_ref().map(|c| c.program.clone()),
+            compiler_cache: self
+                .settings
+                .compiler_cache
+                .as_ref()
+                .map(|c| c.program.clone()),
         };
         key::remember_report(channel, &report).map_err(self.channel_err())?;
         Ok(report)

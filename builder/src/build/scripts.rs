@@ -153,7 +153,10 @@ fn script_command(
         .env_remove("PYTHONHOME")
         .env_remove("CONDA_PREFIX")
         .env_remove("PYTHON_GIL");
-    for (k, v) in cache.map(|c| c.env(&settings.work_root)).unwrap_or_default() {
+    for (k, v) in cache
+        .map(|c| c.env(&settings.work_root))
+        .unwrap_or_default()
+    {
         cmd.env(k, v);
     }
     if let Some(abi) = ws.job.abi {
