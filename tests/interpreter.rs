@@ -184,6 +184,15 @@ fn check_installed_interpreter(abi: &PythonAbi, prefix: &Path) {
         problems.join("\n")
     );
     assert_eq!(facts.gil_enabled, !abi.freethreading);
+    // Extension builds on the user's machine call the compilers sysconfig names: names
+    // looked up on PATH (and through a compiler cache), never the build machine's paths.
+    let compilers = run(std::process::Command::new(&python).args([
+        "-I",
+        "-c",
+        "import sysconfig; print(*(sysconfig.get_config_var(v).split()[0] for v in ('CC', 'CXX', 'LDSHARED', 'LDCXXSHARED')))",
+    ]));
+    assert!(compilers.status.success(), "{}", text(&compilers.stderr));
+    assert_eq!(text(&compilers.stdout).trim(), "gcc g++ gcc g++", "{abi}");
     // `python -m pip` and the pip script both work from the new location.
     let pip = run(std::process::Command::new(prefix.join("bin/pip3")).arg("--version"));
     assert!(

@@ -43,7 +43,9 @@ fi
 # the rpath holds the placeholder prefix and is rewritten on install like any other path.
 export LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$PREFIX/lib"
 
-./configure "${config_args[@]}"
+# The compilers by name, as sysconfig records them for extension builds on the user's
+# machine (configure would record the absolute path it found CXX at, /usr/bin/g++).
+./configure "${config_args[@]}" CC="${CC:-gcc}" CXX="${CXX:-g++}"
 
 # The getenv/setenv race mitigation (docs/envsafe.md): free-threaded builds link
 # envsafe/ftforge_envsafe.c into libpython unless ENVSAFE=0.
