@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ftforge_builder::build::FailureEvidence;
+use ftforge_builder::build::{BuildReport, FailureEvidence};
 use ftforge_builder::diagnose::diagnose_file;
 use ftforge_channels::{Channel, Verdict};
 use ftforge_interpreter::PythonAbi;
@@ -208,10 +208,39 @@ fn main() {
         report.exit_code
     );
     println!("wall time: {wall:.0} s on {} cores", cores());
+    build_times(&channel);
     let (again, noop) = run();
     println!(
         "second check: {noop:.1} s, {} built, {} reused",
         again.built, again.reused
+    );
+}
+
+/// The job time of the package builds whose reports the channel keeps (every run into a
+/// kept channel, so a catalog resumed across sessions counts whole; the interpreters and
+/// C libraries it started with left out), and the longest of them.
+fn build_times(channel: &std::path::Path) {
+    let mut builds: Vec<(f64, String)> = std::fs::read_dir(channel.join("ftforge/builds"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice::<BuildReport>(&bytes).ok())
+        .filter(|r| r.variant.get("python").is_some() && r.job.split(' ').next() != Some("python"))
+        .map(|r| (r.duration_secs, r.job))
+        .collect();
+    builds.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total: f64 = builds.iter().map(|b| b.0).sum();
+    println!(
+        "package builds in the channel: {} successful, {:.0} min of job time; longest: {}",
+        builds.len(),
+        total / 60.0,
+        builds
+            .iter()
+            .take(6)
+            .map(|(secs, job)| format!("{job} {secs:.0} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }
 
