@@ -217,8 +217,9 @@ fn main() {
 }
 
 /// The job time of the package builds whose reports the channel keeps (every run into a
-/// kept channel, so a catalog resumed across sessions counts whole; the interpreters and
-/// C libraries it started with left out), and the longest of them.
+/// kept channel, so a catalog resumed across sessions counts whole; builds for an
+/// interpreter only: the interpreters, the C libraries it started with and `noarch`
+/// builds left out), and the longest of them.
 fn build_times(channel: &std::path::Path) {
     let mut builds: Vec<(f64, String)> = std::fs::read_dir(channel.join("ftforge/builds"))
         .into_iter()

@@ -44,8 +44,9 @@ fi
 export LDFLAGS="${LDFLAGS:-} -Wl,-rpath,$PREFIX/lib"
 
 # The compilers by name, as sysconfig records them for extension builds on the user's
-# machine (configure would record the absolute path it found CXX at, /usr/bin/g++).
-./configure "${config_args[@]}" CC="${CC:-gcc}" CXX="${CXX:-g++}"
+# machine (configure would record the absolute path it found CXX at, /usr/bin/g++, and
+# a caller's CC may be a path or a wrapper): the user's PATH decides which gcc runs.
+./configure "${config_args[@]}" CC=gcc CXX=g++
 
 # The getenv/setenv race mitigation (docs/envsafe.md): free-threaded builds link
 # envsafe/ftforge_envsafe.c into libpython unless ENVSAFE=0.

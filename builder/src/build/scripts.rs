@@ -153,10 +153,10 @@ fn script_command(
         .env_remove("PYTHONHOME")
         .env_remove("CONDA_PREFIX")
         .env_remove("PYTHON_GIL");
-    for (k, v) in cache
-        .map(|c| c.env(&settings.work_root))
-        .unwrap_or_default()
-    {
+    // The work root as the compiler sees it: `ws.work` is absolute with symlinks
+    // resolved (a relative `--work-dir` would make ccache stop with an error).
+    let work_root = ws.work.parent().unwrap_or(&settings.work_root);
+    for (k, v) in cache.map(|c| c.env(work_root)).unwrap_or_default() {
         cmd.env(k, v);
     }
     if let Some(abi) = ws.job.abi {
