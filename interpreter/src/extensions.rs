@@ -93,10 +93,13 @@ pub fn extension_module(path: &str, site_packages: &str) -> Option<ExtensionModu
     {
         return None;
     }
-    let name = if dir.is_empty() {
-        stem.to_string()
-    } else {
-        format!("{}.{stem}", dir.replace('/', "."))
+    // `pkg/__init__.<suffix>.so` (mypyc compiles a package's `__init__`) is the package
+    // itself: imported as `pkg`; as `pkg.__init__` the same file would be loaded a second
+    // time, which such a module refuses.
+    let name = match (dir.is_empty(), stem) {
+        (true, _) => stem.to_string(),
+        (false, "__init__") => dir.replace('/', "."),
+        (false, _) => format!("{}.{stem}", dir.replace('/', ".")),
     };
     Some(ExtensionModule {
         name,
@@ -430,6 +433,12 @@ mod tests {
         assert_eq!(shared_stable_abi(&[abi3t, abi3]), None);
         assert_eq!(shared_stable_abi(&[m]), None);
         assert_eq!(shared_stable_abi(&[]), None);
+        let package = extension_module(
+            "lib/python3.14t/site-packages/pytokens/__init__.cpython-314t-x86_64-linux-gnu.so",
+            sp,
+        )
+        .unwrap();
+        assert_eq!(package.name, "pytokens");
         assert!(extension_module("lib/python3.14t/site-packages/pkg/x.py", sp).is_none());
         assert!(extension_module(
             "lib/python3.14t/site-packages/numpy.libs/libgfortran-1.so",
