@@ -450,8 +450,10 @@ impl GeneratedRecipe {
                 .files
                 .iter()
                 .any(|f| f.ends_with(".pyx") && !metadata::in_uninstalled_folder(f));
+            let mypyc = compiles_with_mypyc(sdist, &build_names);
             not_noarch_because.push(format!(
-                "the sdist has {} sources{}",
+                "the {} {} sources{}",
+                if mypyc { "build writes" } else { "sdist has" },
                 languages
                     .iter()
                     .map(Language::to_string)
@@ -459,6 +461,8 @@ impl GeneratedRecipe {
                     .join(", "),
                 if cython {
                     " (Cython .pyx among them)"
+                } else if mypyc {
+                    " (mypyc compiles the Python modules)"
                 } else {
                     ""
                 }
@@ -738,11 +742,22 @@ pub fn detect_languages(sdist: &Sdist, build_requires: &[String]) -> BTreeSet<La
         if build_requires.iter().any(|r| r == "cffi")
             || setup.contains("cffi_modules")
             || setup.contains("Extension(")
+            || compiles_with_mypyc(sdist, build_requires)
         {
             out.insert(Language::C);
         }
     }
     out
+}
+
+/// Whether the build compiles the project's Python to C extension modules with mypyc
+/// (pytokens, black: `mypy` among the build requirements and `mypycify` in setup.py;
+/// the C is written at build time, so the sdist shows none).
+pub fn compiles_with_mypyc(sdist: &Sdist, build_requires: &[String]) -> bool {
+    build_requires.iter().any(|r| r == "mypy")
+        && sdist
+            .text("setup.py")
+            .is_some_and(|t| t.contains("mypycify"))
 }
 
 /// The text inside the first `project(` … `)` of a build file (`project` matched

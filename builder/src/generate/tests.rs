@@ -254,3 +254,43 @@ fn meson_and_cmake_declare_their_languages() {
     assert!(!r.noarch);
     assert_eq!(r.imports, vec!["siphash24"]);
 }
+
+#[test]
+fn a_project_mypyc_compiles_is_not_noarch() {
+    // pytokens 0.4.1's layout: pure Python in the sdist, compiled by mypycify at build.
+    let files = |setup: &'static str| {
+        sdist(&[
+            (
+                "PKG-INFO",
+                "Metadata-Version: 2.4\nName: pytokens\nVersion: 0.4.1\nSummary: A tokenizer\nLicense: MIT\n",
+            ),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"setuptools>=69\", \"wheel\", \"mypy\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+            ),
+            ("setup.py", setup),
+            ("src/pytokens/__init__.py", ""),
+        ])
+    };
+    let generate = |s: &Sdist| {
+        GeneratedRecipe::from_sdist(
+            s,
+            &release("pytokens", "pytokens-0.4.1.tar.gz", "0.4.1"),
+            &options(),
+        )
+        .unwrap()
+    };
+    let r = generate(&files(
+        "from mypyc.build import mypycify\nsetup(ext_modules=mypycify([\"src/pytokens/__init__.py\"]))\n",
+    ));
+    assert!(!r.noarch, "{}", r.yaml);
+    assert_eq!(r.languages, [Language::C]);
+    assert!(
+        r.not_noarch_because[0].contains("mypyc"),
+        "{:?}",
+        r.not_noarch_because
+    );
+    assert!(r.yaml.contains("compiler('c')"), "{}", r.yaml);
+    // mypy as a build requirement alone (type checking at build) compiles nothing.
+    assert!(generate(&files("setup()\n")).noarch);
+}
