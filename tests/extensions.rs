@@ -211,6 +211,27 @@ tests:
     let broken = dir.path().join("broken");
     std::fs::create_dir(&broken).unwrap();
     std::fs::write(broken.join("recipe.yaml"), "package: {name: broken, version: \"1.0\"}\nbuild:\n  script:\n    - echo compiling the impossible\n    - exit 7\nrequirements:\n  host: [python]\n").unwrap();
+    // A `noarch: python` recipe whose build compiles an extension module (as mypyc
+    // builds do though the sdist shows no C): refused, not published for every Python.
+    let noarch = dir.path().join("noarchc");
+    std::fs::create_dir(&noarch).unwrap();
+    std::fs::write(noarch.join("recipe.yaml"), "package: {name: noarchc, version: \"1.0\"}\nbuild:\n  noarch: python\nrequirements:\n  host: [python]\n  run: [python]\n").unwrap();
+    std::fs::write(
+        noarch.join("build.sh"),
+        r#"set -euo pipefail
+mkdir -p "$SP_DIR/noarchc"
+touch "$SP_DIR/noarchc/__init__.py"
+cat > speedups.c <<'C'
+#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_speedups"};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModuleDef_Init(&def); }
+C
+include=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("include"))')
+suffix=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+cc -shared -fPIC -I"$include" speedups.c -o "$SP_DIR/noarchc/_speedups$suffix"
+"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("variants.yaml"), "python: [\"3.14.* *_cp314t\"]\nis_freethreading: [true]\nzip_keys: [[python, is_freethreading]]\n").unwrap();
 
     // The channel given as a relative path, from its parent directory, as users type it.
@@ -218,6 +239,7 @@ tests:
         .args(["build"])
         .arg(&mmh3)
         .arg(&broken)
+        .arg(&noarch)
         .arg("--channel")
         .arg(channel.file_name().unwrap())
         .current_dir(channel.parent().unwrap()));
@@ -254,6 +276,21 @@ tests:
         "{b}"
     );
     assert!(std::path::Path::new(b["evidence"]["log"].as_str().unwrap()).is_file());
+    let n = verdict(&compat, "noarchc", "1.0", "cp314t");
+    assert_eq!(n["verdict"], "build-failed", "{n}");
+    let reason = n["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("noarch: python") && reason.contains("noarchc._speedups"),
+        "{n}"
+    );
+    assert!(
+        !std::fs::read_dir(channel.join("noarch"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("noarchc-")),
+        "the noarch package with an extension module was published"
+    );
 }
 
 #[test]

@@ -113,6 +113,16 @@ pub enum BuildError {
         /// Each module that is not abi3t, with the ABI its file name says.
         modules: Vec<String>,
     },
+    #[error("{job}: {output} is `noarch: python` but its build installed compiled extension modules: {}", modules.join(", "))]
+    #[diagnostic(help(
+        "remove `noarch: python` from `build` so the package is built for each interpreter (a generated recipe decides noarch from the sdist; a build that compiles code the sdist does not show, such as mypyc's, needs the recipe changed)"
+    ))]
+    NoarchWithExtensions {
+        job: String,
+        output: String,
+        /// Each extension module and its file.
+        modules: Vec<String>,
+    },
     #[error("{job}: {output} links libraries from outside the package, its host packages and the C runtime:\n  {}", libraries.join("\n  "))]
     #[diagnostic(help(
         "add the package that provides each library to `requirements.host` (its run-exports then make it a dependency), or list the library in `build.dynamic_linking.missing_dso_allowlist` if the machine must provide it (docs/recipes.md, \"Dynamic linking\")"
@@ -158,6 +168,7 @@ impl BuildError {
                 | BuildError::Source { .. }
                 | BuildError::Tests { .. }
                 | BuildError::NotAbi3t { .. }
+                | BuildError::NoarchWithExtensions { .. }
                 | BuildError::Overlinking { .. }
         )
     }
@@ -175,6 +186,7 @@ impl BuildError {
             | BuildError::WorkDirTooLong { job, .. }
             | BuildError::Stress { job, .. }
             | BuildError::NotAbi3t { job, .. }
+            | BuildError::NoarchWithExtensions { job, .. }
             | BuildError::Overlinking { job, .. }
             | BuildError::Link { job, .. }
             | BuildError::Env { job, .. } => Some(job),
@@ -559,6 +571,9 @@ impl<'a> Workspace<'a> {
             if let (true, Some(abi)) = (output.abi3t, abi) {
                 self.check_abi3t(output, files, &abi)?;
             }
+            if let (Some("python"), Some(abi)) = (output.noarch.as_deref(), abi) {
+                self.check_noarch_python(output, files, &abi)?;
+            }
             let noarch_python = if output.links_as_noarch_python() {
                 abi
             } else {
@@ -631,11 +646,7 @@ impl<'a> Workspace<'a> {
         abi: &ftforge_interpreter::PythonAbi,
     ) -> Result<(), BuildError> {
         use ftforge_interpreter::extensions::ModuleAbi;
-        let files: Vec<String> = files
-            .iter()
-            .map(|f| f.to_string_lossy().into_owned())
-            .collect();
-        let modules = crate::verdict::modules_of(&files, abi);
+        let modules = modules_in(files, abi);
         let wrong: Vec<String> = modules
             .iter()
             .filter(|m| m.abi != ModuleAbi::Abi3t)
@@ -649,6 +660,29 @@ impl<'a> Workspace<'a> {
             });
         }
         Ok(())
+    }
+
+    /// A `noarch: python` output is installed on every interpreter, so it must hold no
+    /// extension module, which loads on one ABI only (the built wheel has the final
+    /// word over the recipe).
+    fn check_noarch_python(
+        &self,
+        output: &crate::recipe::RenderedOutput,
+        files: &[PathBuf],
+        abi: &ftforge_interpreter::PythonAbi,
+    ) -> Result<(), BuildError> {
+        let modules = modules_in(files, abi);
+        if modules.is_empty() {
+            return Ok(());
+        }
+        Err(BuildError::NoarchWithExtensions {
+            job: self.job.name.clone(),
+            output: output.name.clone(),
+            modules: modules
+                .iter()
+                .map(|m| format!("{} ({})", m.name, m.path))
+                .collect(),
+        })
     }
 
     /// Stage 7: every output (a package file) installed at another path, tested and
@@ -764,6 +798,18 @@ impl<'a> Workspace<'a> {
         key::remember_report(channel, &report).map_err(self.channel_err())?;
         Ok(report)
     }
+}
+
+/// The extension modules among an output's `files` (relative to the prefix).
+fn modules_in(
+    files: &[PathBuf],
+    abi: &ftforge_interpreter::PythonAbi,
+) -> Vec<ftforge_interpreter::extensions::ExtensionModule> {
+    let files: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    crate::verdict::modules_of(&files, abi)
 }
 
 /// Builds, tests, judges and publishes one job whose plan is made (reusing an identical
