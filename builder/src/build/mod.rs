@@ -568,11 +568,8 @@ impl<'a> Workspace<'a> {
         let abi = self.job.abi;
         let mut packages = Vec::new();
         for (output, files) in self.job.outputs().zip(files_of) {
-            if let (true, Some(abi)) = (output.abi3t, abi) {
-                self.check_abi3t(output, files, &abi)?;
-            }
-            if let (Some("python"), Some(abi)) = (output.noarch.as_deref(), abi) {
-                self.check_noarch_python(output, files, &abi)?;
+            if let Some(abi) = abi {
+                self.check_shared_modules(output, files, &abi)?;
             }
             let noarch_python = if output.links_as_noarch_python() {
                 abi
@@ -638,51 +635,51 @@ impl<'a> Workspace<'a> {
         Ok(linkage)
     }
 
-    /// An output built once for every 3.15+ interpreter must hold abi3t modules only.
-    fn check_abi3t(
+    /// An output installed on several interpreters must hold only modules they all load:
+    /// abi3t modules only, and at least one, for `python.version_independent` (3.15+);
+    /// none for `noarch: python` (the built wheel has the final word over the recipe;
+    /// the two are exclusive).
+    fn check_shared_modules(
         &self,
         output: &crate::recipe::RenderedOutput,
         files: &[PathBuf],
         abi: &ftforge_interpreter::PythonAbi,
     ) -> Result<(), BuildError> {
         use ftforge_interpreter::extensions::ModuleAbi;
-        let modules = modules_in(files, abi);
-        let wrong: Vec<String> = modules
+        let noarch_python = output.noarch.as_deref() == Some("python");
+        if !output.abi3t && !noarch_python {
+            return Ok(());
+        }
+        let files: Vec<String> = files
             .iter()
-            .filter(|m| m.abi != ModuleAbi::Abi3t)
-            .map(|m| format!("{} ({})", m.name, m.abi))
+            .map(|f| f.to_string_lossy().into_owned())
             .collect();
-        if modules.is_empty() || !wrong.is_empty() {
-            return Err(BuildError::NotAbi3t {
-                job: self.job.name.clone(),
-                output: output.name.clone(),
-                modules: wrong,
+        let modules = crate::verdict::modules_of(&files, abi);
+        let (job, output) = (self.job.name.clone(), output.name.clone());
+        if !noarch_python {
+            let wrong: Vec<String> = modules
+                .iter()
+                .filter(|m| m.abi != ModuleAbi::Abi3t)
+                .map(|m| format!("{} ({})", m.name, m.abi))
+                .collect();
+            if modules.is_empty() || !wrong.is_empty() {
+                return Err(BuildError::NotAbi3t {
+                    job,
+                    output,
+                    modules: wrong,
+                });
+            }
+        } else if !modules.is_empty() {
+            return Err(BuildError::NoarchWithExtensions {
+                job,
+                output,
+                modules: modules
+                    .iter()
+                    .map(|m| format!("{} ({})", m.name, m.path))
+                    .collect(),
             });
         }
         Ok(())
-    }
-
-    /// A `noarch: python` output is installed on every interpreter, so it must hold no
-    /// extension module, which loads on one ABI only (the built wheel has the final
-    /// word over the recipe).
-    fn check_noarch_python(
-        &self,
-        output: &crate::recipe::RenderedOutput,
-        files: &[PathBuf],
-        abi: &ftforge_interpreter::PythonAbi,
-    ) -> Result<(), BuildError> {
-        let modules = modules_in(files, abi);
-        if modules.is_empty() {
-            return Ok(());
-        }
-        Err(BuildError::NoarchWithExtensions {
-            job: self.job.name.clone(),
-            output: output.name.clone(),
-            modules: modules
-                .iter()
-                .map(|m| format!("{} ({})", m.name, m.path))
-                .collect(),
-        })
     }
 
     /// Stage 7: every output (a package file) installed at another path, tested and
@@ -798,18 +795,6 @@ impl<'a> Workspace<'a> {
         key::remember_report(channel, &report).map_err(self.channel_err())?;
         Ok(report)
     }
-}
-
-/// The extension modules among an output's `files` (relative to the prefix).
-fn modules_in(
-    files: &[PathBuf],
-    abi: &ftforge_interpreter::PythonAbi,
-) -> Vec<ftforge_interpreter::extensions::ExtensionModule> {
-    let files: Vec<String> = files
-        .iter()
-        .map(|f| f.to_string_lossy().into_owned())
-        .collect();
-    crate::verdict::modules_of(&files, abi)
 }
 
 /// Builds, tests, judges and publishes one job whose plan is made (reusing an identical
