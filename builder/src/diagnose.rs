@@ -40,6 +40,12 @@ pub enum FailureCause {
     /// A configure step stopped with its own message (CMake's `CMake Error at
     /// CMakeLists.txt:46 (message):` and the lines under it).
     ConfigureError { message: String },
+    /// The build fetches something from the network while it builds and could not get
+    /// it (meson's wrap subprojects: `ERROR: could not get https://…; is the internet
+    /// available?`; CMake's `file(DOWNLOAD)`/`ExternalProject`: `error: downloading
+    /// 'https://…' failed`). Builds do that for a C library they did not find on the
+    /// machine (matplotlib's freetype, pyzmq's libzmq and libsodium).
+    DownloadFailed { url: String },
     /// A compiler rejected the sources (`_ruamel_yaml.c:2162:80: error: unknown type
     /// name …`, rustc's `error[E0425]: …`): the first such error of the log.
     CompileError { message: String },
@@ -86,6 +92,7 @@ impl FailureCause {
             FailureCause::MissingPythonPackage { .. } => "missing-python-package",
             FailureCause::RefusesFreeThreading { .. } => "refuses-free-threading",
             FailureCause::ConfigureError { .. } => "configure-error",
+            FailureCause::DownloadFailed { .. } => "download-failed",
             FailureCause::CompileError { .. } => "compile-error",
             FailureCause::Other => "other",
         }
@@ -100,6 +107,7 @@ impl FailureCause {
         "missing-python-package",
         "refuses-free-threading",
         "configure-error",
+        "download-failed",
         "compile-error",
         "other",
     ];
@@ -117,6 +125,9 @@ impl FailureCause {
             ),
             FailureCause::MissingPythonPackage { .. } => Some(
                 "the index pip uses has no release that satisfies it; change the requirement or build it into the channel and add it to requirements.host",
+            ),
+            FailureCause::DownloadFailed { .. } => Some(
+                "the build downloads what it did not find on the machine, and this machine cannot reach that address: install the library's development files on the machine, or build a package that provides it into the channel and add it to requirements.host",
             ),
             FailureCause::RefusesFreeThreading { .. }
             | FailureCause::ConfigureError { .. }
@@ -145,6 +156,9 @@ impl fmt::Display for FailureCause {
                 write!(f, "the build refuses free-threaded Python: {message}")
             }
             FailureCause::ConfigureError { message } => write!(f, "CMake error: {message}"),
+            FailureCause::DownloadFailed { url } => {
+                write!(f, "the build could not download {url}")
+            }
             FailureCause::CompileError { message } => write!(f, "compile error: {message}"),
             FailureCause::Other => f.write_str("no cause recognised in the log"),
         }
@@ -641,6 +655,32 @@ fn recognise(line: &str, after: &[String]) -> Option<(FailureCause, Strength)> {
         ));
     }
 
+    // Downloads during the build: meson `../extern/meson.build:12:18: ERROR: could not get
+    // https://…/freetype-2.14.3.tar.xz; is the internet available?` (its earlier
+    // `WARNING: failed to download …` lines are retries); CMake `error: downloading
+    // 'https://…/libsodium-1.0.22-stable.tar.gz' failed`, under its `Each download
+    // failed!` (a configure error, which this later line replaces).
+    if let Some(url) = between(
+        line,
+        "ERROR: could not get ",
+        "; is the internet available?",
+    ) {
+        return Some((
+            DownloadFailed {
+                url: url.to_string(),
+            },
+            Hard,
+        ));
+    }
+    if let Some(url) = between(line, "error: downloading '", "' failed") {
+        return Some((
+            DownloadFailed {
+                url: url.to_string(),
+            },
+            Hard,
+        ));
+    }
+
     // Compilers: gcc/clang `file.c:12:3: error: …`, rustc `error[E0425]: …`.
     if let Some((place, _)) = line.split_once(": error: ") {
         let file = place.split(':').next().unwrap_or("");
@@ -1090,6 +1130,56 @@ Call Stack (most recent call first):
             FailureCause::CompileError {
                 message: "error[E0425]: cannot find value `x` in this scope (--> src/lib.rs:3:5)"
                     .into()
+            }
+        );
+    }
+
+    /// matplotlib 3.11.2 and pyzmq 27.3.0 for cp314t (from the catalog run, on a machine
+    /// that reaches only the package registries): meson's wrap download of freetype, and
+    /// CMake's download of libsodium under `Each download failed!`.
+    #[test]
+    fn a_download_during_the_build_is_the_cause() {
+        let meson = "\
+  Run-time dependency pybind11 found: YES 3.1.0
+  Downloading freetype2 source from https://download.savannah.nongnu.org/releases/freetype/freetype-2.14.3.tar.xz
+  <urlopen error [Errno -2] Name or service not known>
+  WARNING: failed to download with error: could not get https://downloads.sourceforge.net/project/freetype/freetype2/2.14.3/freetype-2.14.3.tar.xz; is the internet available?. Trying after a delay...
+  <urlopen error [Errno -2] Name or service not known>
+  ERROR: Subproject freetype2 is buildable: NO
+
+  ../extern/meson.build:12:18: ERROR: could not get https://downloads.sourceforge.net/project/freetype/freetype2/2.14.3/freetype-2.14.3.tar.xz; is the internet available?
+
+  A full log can be found at /w/src/.mesonpy-9lp5p619/meson-logs/meson-log.txt
+  error: subprocess-exited-with-error
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+error: metadata-generation-failed
+";
+        let d = diagnose(meson);
+        let url = "https://downloads.sourceforge.net/project/freetype/freetype2/2.14.3/freetype-2.14.3.tar.xz";
+        assert_eq!(d.cause, FailureCause::DownloadFailed { url: url.into() });
+        assert_eq!(d.cause.kind(), "download-failed");
+        assert!(d.reason("build script failed").starts_with(&format!(
+            "build script failed: the build could not download {url} (the build downloads"
+        )));
+
+        let cmake = "\
+  -- Using src='https://download.libsodium.org/libsodium/releases/libsodium-1.0.22-stable.tar.gz'
+  -- Retry after 60 seconds (attempt #5) ...
+  CMake Error at /tmp/t/build/bundled/src/bundled_libsodium-populate-stamp/download-bundled_libsodium-populate.cmake:170 (message):
+    Each download failed!
+
+      error: downloading 'https://download.libsodium.org/libsodium/releases/libsodium-1.0.22-stable.tar.gz' failed
+            status_code: 6
+            status_string: \"Couldn't resolve host name\"
+            log:
+            --- LOG BEGIN ---
+            Could not resolve host: download.libsodium.org
+            --- LOG END ---
+";
+        assert_eq!(
+            cause(cmake),
+            FailureCause::DownloadFailed {
+                url: "https://download.libsodium.org/libsodium/releases/libsodium-1.0.22-stable.tar.gz".into()
             }
         );
     }
