@@ -258,7 +258,14 @@ impl Recipe {
                 .with_help(hint)
         })?;
 
-        let outputs = self.outputs(&document, variant, &hash, &rendered)?;
+        let outputs = self.outputs(
+            &document,
+            variant,
+            &hash,
+            &recipe_digest,
+            &rendered,
+            &renderer,
+        )?;
         Ok(RenderedRecipe {
             variant: variant.clone(),
             sources: document.source.clone(),
@@ -269,12 +276,48 @@ impl Recipe {
         })
     }
 
+    /// `build.skip` as rattler-build reads it: `true`/`false`, a condition (`win`,
+    /// `python == "3.13"`, evaluated with the variant's values like an `if:`), or a list
+    /// of them, any of which skips the variant. Anything else is refused at its line.
+    fn skipped(&self, node: Option<&Rendered>, renderer: &Renderer) -> Result<bool, RecipeError> {
+        let one = |item: &Rendered| -> Result<bool, RecipeError> {
+            match item {
+                Rendered::Null(_) => Ok(false),
+                Rendered::Scalar(serde_json::Value::Bool(b), _) => Ok(*b),
+                Rendered::Scalar(serde_json::Value::String(expr), span) => {
+                    renderer.condition(expr, span)
+                }
+                other => Err(self
+                    .file
+                    .error(
+                        Some(other.span()),
+                        "`skip` must be a condition or `true`/`false`",
+                    )
+                    .with_help("e.g. `skip: [win, python == \"3.13\"]`")),
+            }
+        };
+        match node {
+            None => Ok(false),
+            Some(Rendered::Seq(items, _)) => {
+                let mut skip = false;
+                for item in items {
+                    // Every item is evaluated, so a wrong one is reported wherever it is.
+                    skip |= one(item)?;
+                }
+                Ok(skip)
+            }
+            Some(item) => one(item),
+        }
+    }
+
     fn outputs(
         &self,
         doc: &RecipeDocument,
         variant: &Variant,
         hash: &str,
+        recipe_digest: &str,
         rendered: &Rendered,
+        renderer: &Renderer,
     ) -> Result<Vec<RenderedOutput>, RecipeError> {
         let recipe_version = doc
             .recipe
@@ -351,10 +394,11 @@ impl Recipe {
                 && crate::job::variant_abi(variant).is_some_and(|abi| abi.has_abi3t());
             let hash_input = hash_input(variant, noarch.as_deref());
             let own_hash = if noarch.is_some() {
-                short_hash(&hash_input)
+                noarch_hash(&hash_input, recipe_digest)
             } else {
                 hash.to_string()
             };
+            let skipped = self.skipped(spec.build_node.and_then(|b| b.get("skip")), renderer)?;
             let build_string = build.string.clone().unwrap_or_else(|| {
                 let py_prefix = match noarch.as_deref() {
                     Some("python") => "py".to_string(),
@@ -384,7 +428,7 @@ impl Recipe {
                     .python
                     .as_ref()
                     .and_then(|p| p.site_packages_path.clone()),
-                skipped: build.is_skipped(),
+                skipped,
                 noarch,
                 abi3t,
                 script: build.script.clone(),
@@ -645,6 +689,15 @@ fn short_hash(input: &BTreeMap<String, String>) -> String {
     hex::encode(digest)[..7].to_string()
 }
 
+/// The hash in a noarch output's build string: the variant keys that are not the
+/// interpreter's, and the recipe's own files (as [`variant_hash`]: a changed noarch
+/// recipe gets a new file name, never new bytes under a name already published).
+fn noarch_hash(input: &BTreeMap<String, String>, recipe_digest: &str) -> String {
+    let mut input = input.clone();
+    input.insert("recipe".into(), recipe_digest.into());
+    short_hash(&input)
+}
+
 /// The 7-hex-digit `${{ hash }}` of a build string: the variant and the recipe's own
 /// files, so a changed recipe never reuses a file name a conda client may have cached
 /// with other contents.
@@ -748,6 +801,81 @@ extra:
   track_features:
     python: ${{ "py_freethreading" if is_freethreading else "" }}
 "#;
+
+    /// `build.skip` is evaluated like rattler-build's: a condition, a bool or a list;
+    /// anything else is refused at its line.
+    #[test]
+    fn skip_conditions_are_evaluated_per_variant() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = |python: &str, ft: bool| {
+            variant(&[
+                ("python", VariantValue::String(python.into())),
+                ("is_freethreading", VariantValue::Bool(ft)),
+            ])
+        };
+        let skipped = |skip: &str, variant: &Variant| -> bool {
+            let r = recipe(
+                dir.path(),
+                &format!("package: {{name: p, version: '1'}}\nbuild:\n  skip: {skip}\n"),
+            );
+            r.render(variant).unwrap().outputs[0].skipped
+        };
+        for (skip, on_313, on_314t) in [
+            ("[win, python == \"3.13\"]", true, false),
+            ("is_freethreading", false, true),
+            ("[\"not is_freethreading\"]", true, false),
+            ("true", true, true),
+            ("[false, win]", false, false),
+            ("${{ python == '3.14' }}", false, true),
+        ] {
+            assert_eq!(
+                skipped(skip, &v("3.13", false)),
+                on_313,
+                "skip: {skip} on 3.13"
+            );
+            assert_eq!(
+                skipped(skip, &v("3.14", true)),
+                on_314t,
+                "skip: {skip} on 3.14t"
+            );
+        }
+        std::fs::write(
+            dir.path().join("recipe.yaml"),
+            "package: {name: p, version: '1'}\nbuild:\n  skip:\n    - 3\n",
+        )
+        .unwrap();
+        let err = Recipe::load(dir.path())
+            .unwrap()
+            .render(&v("3.14", true))
+            .unwrap_err();
+        assert!(err.to_string().contains("must be a condition"), "{err}");
+        assert_eq!((err.line, err.column), (4, 7), "{err:?}");
+    }
+
+    /// A noarch output's file name changes with the recipe, like any other output's.
+    #[test]
+    fn a_changed_noarch_recipe_gets_a_new_build_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = variant(&[
+            ("python", VariantValue::String("3.14".into())),
+            ("is_freethreading", VariantValue::Bool(true)),
+        ]);
+        let build_string = |script: &str| {
+            recipe(
+                dir.path(),
+                &format!("package: {{name: p, version: '1'}}\nbuild:\n  noarch: python\n  script: {script}\n"),
+            )
+            .render(&v)
+            .unwrap()
+            .outputs[0]
+            .build_string
+            .clone()
+        };
+        let a = build_string("echo a");
+        assert!(a.starts_with("pyh") && a.ends_with("_0"), "{a}");
+        assert_ne!(a, build_string("echo b"));
+        assert_eq!(a, build_string("echo a"));
+    }
 
     #[test]
     fn renders_a_multi_output_recipe_per_variant() {

@@ -161,6 +161,8 @@ pub struct Build {
     pub noarch: Option<String>,
     #[serde(default)]
     pub python: Option<PythonBuild>,
+    /// Read from the rendered tree with its spans (`Recipe::skipped`), kept here so that
+    /// the key is known to the format.
     #[serde(default)]
     pub skip: Option<serde_json::Value>,
     #[serde(default)]
@@ -180,19 +182,6 @@ pub struct Build {
     pub always_include_files: Vec<String>,
     #[serde(default)]
     pub merge_build_and_host_envs: Option<bool>,
-}
-
-impl Build {
-    /// `skip:` is true (a bool, or a list of conditions any of which is true).
-    pub fn is_skipped(&self) -> bool {
-        match &self.skip {
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(serde_json::Value::Array(items)) => {
-                items.iter().any(|v| v == &serde_json::Value::Bool(true))
-            }
-            _ => false,
-        }
-    }
 }
 
 /// `build.dynamic_linking`: rattler-build's keys. `rpaths`, `overlinking_behavior` and
