@@ -1,4 +1,4 @@
-//! The getenv/setenv race: our free-threaded builds survive the seed's mtenv.py with the
+//! The getenv/setenv race: our free-threaded builds survive `probes::ENV_RACE` with the
 //! mitigation on; with it off (FTFORGE_ENVSAFE=0 passes every call to glibc) the crash
 //! reproduces — the test proves both directions. Environment semantics and CPython's
 //! own test_os environment tests are unchanged. (Five 60-second runs per interpreter
@@ -29,7 +29,7 @@ fn free_threaded_env(version: &str) -> PathBuf {
     python
 }
 
-/// Runs mtenv.py for `seconds`; returns (survived, signal, seconds it ran).
+/// Runs the race for `seconds`; returns (survived, signal, seconds it ran).
 fn mtenv(python: &Path, seconds: u32, envsafe: bool) -> (bool, Option<i32>, f64) {
     use std::os::unix::process::ExitStatusExt;
     let started = Instant::now();

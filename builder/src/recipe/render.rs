@@ -298,7 +298,7 @@ impl Renderer<'_> {
         self.file.error(Some(span), message).with_help(help)
     }
 
-    /// Renders a template string; `None` if it has no `${{`.
+    /// Renders a template string; a string without `${{` is returned as it is.
     pub fn render_str(&self, text: &str, span: &Span) -> Result<String, RecipeError> {
         if !text.contains("${{") {
             return Ok(text.to_string());
