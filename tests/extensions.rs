@@ -40,10 +40,8 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
 
     for abi in ["cp313t", "cp314t"] {
         let m = verdict(&compat, "markupsafe", &markupsafe, abi);
-        assert!(
-            m["verdict"] == "gil-free" || m["verdict"] == "verified",
-            "markupsafe {abi}: {m}"
-        );
+        // markupsafe's recipe declares a stress snippet: a passing run is `verified`.
+        assert_eq!(m["verdict"], "verified", "markupsafe {abi}: {m}");
         let imports = m["evidence"]["imports"].as_array().unwrap();
         assert!(
             imports
@@ -73,10 +71,8 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
     for abi in ["cp313", "cp314"] {
         for package in [("markupsafe", markupsafe.as_str()), ("pyyaml", "6.0.2")] {
             let r = verdict(&compat, package.0, package.1, abi);
-            assert!(
-                r["verdict"] == "ok" || r["verdict"] == "verified",
-                "{package:?} {abi}: {r}"
-            );
+            // Both recipes declare a stress snippet, run on the GIL builds too.
+            assert_eq!(r["verdict"], "verified", "{package:?} {abi}: {r}");
         }
     }
     for abi in ["cp313t", "cp314t", "cp313", "cp314"] {
@@ -251,17 +247,12 @@ cc -shared -fPIC -I"$include" speedups.c -o "$SP_DIR/noarchc/_speedups$suffix"
     );
     let compat = compat(&channel);
     let m = verdict(&compat, "mmh3", "5.1.0", "cp314t");
-    let v = m["verdict"].as_str().unwrap();
+    // mmh3 5.1.0's module does not declare free-threading support (the catalog's mmh3
+    // 5.3.1 does): it turns the GIL back on.
+    assert_eq!(m["verdict"], "gil-reenabled", "{m}");
     assert!(
-        [
-            "gil-free",
-            "verified",
-            "gil-reenabled",
-            "stress-failed",
-            "import-failed"
-        ]
-        .contains(&v),
-        "{m}"
+        m["reason"].as_str().unwrap().contains("mmh3"),
+        "the reason names the module: {m}"
     );
     assert!(
         !m["evidence"]["modules"].as_array().unwrap().is_empty(),

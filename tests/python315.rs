@@ -191,10 +191,8 @@ fn an_abi3t_package_is_built_once_and_judged_on_every_315_interpreter() {
         assert_eq!(evidence["imports"][0]["imported"], true, "{evidence}");
     }
     let ft = verdict("abi3t-counter", "cp315t");
-    assert!(
-        ft["verdict"] == "gil-free" || ft["verdict"] == "verified",
-        "{ft}"
-    );
+    // The fixture declares no stress snippet.
+    assert_eq!(ft["verdict"], "gil-free", "{ft}");
     assert_eq!(ft["evidence"]["imports"][0]["gil_after"], false);
     assert_eq!(verdict("abi3t-counter", "cp315")["verdict"], "ok");
 
