@@ -224,16 +224,22 @@ pub struct InstallPlan {
     cache_dir: PathBuf,
 }
 
-/// Verdicts that keep a package out of free-threaded environments.
-pub fn reenables_gil(verdict: Verdict) -> bool {
-    matches!(
-        verdict,
+/// Verdicts that keep a package out of free-threaded environments: it turns the GIL
+/// back on, or it does not build, import, pass its tests or survive thread stress.
+/// (Every verdict is named, so a new one must be placed here.)
+pub fn excluded_from_free_threaded(verdict: Verdict) -> bool {
+    match verdict {
         Verdict::GilReenabled
-            | Verdict::BuildFailed
-            | Verdict::ImportFailed
-            | Verdict::TestsFailed
-            | Verdict::StressFailed
-    )
+        | Verdict::BuildFailed
+        | Verdict::ImportFailed
+        | Verdict::TestsFailed
+        | Verdict::StressFailed => true,
+        Verdict::GilFree
+        | Verdict::Verified
+        | Verdict::PurePython
+        | Verdict::Ok
+        | Verdict::Skipped => false,
+    }
 }
 
 struct Available {
@@ -570,7 +576,7 @@ pub async fn plan(
             })
             .filter_map(|r| {
                 let (verdict, abi) = available.verdict_of(r, env_abi)?;
-                (abi.freethreading && reenables_gil(verdict.verdict)).then(|| {
+                (abi.freethreading && excluded_from_free_threaded(verdict.verdict)).then(|| {
                     (
                         r,
                         Blocked {
