@@ -4,7 +4,7 @@
 
 use ftforge_interpreter::PythonAbi;
 
-use crate::recipe::{Recipe, RecipeError, RenderedOutput, RenderedRecipe};
+use crate::recipe::{NoArch, Recipe, RecipeError, RenderedOutput, RenderedRecipe};
 use crate::variants::Variant;
 
 /// The variant key naming the interpreter a job builds against.
@@ -142,7 +142,7 @@ impl RenderedOutput {
     }
 
     pub fn is_noarch_python(&self) -> bool {
-        self.noarch.as_deref() == Some("python")
+        self.noarch == Some(NoArch::Python)
     }
 
     /// Its files are laid out and linked as `noarch: python` (`site-packages/…`, placed

@@ -345,9 +345,9 @@ fn index_json(input: &PackageInput<'_>) -> Result<serde_json::Value, PackageErro
     if output.abi3t {
         obj.insert("noarch".into(), "python".into());
     }
-    match output.noarch.as_deref() {
+    match output.noarch {
         Some(kind) => {
-            obj.insert("noarch".into(), kind.into());
+            obj.insert("noarch".into(), kind.as_str().into());
         }
         None => {
             let (platform, arch) = target_platform().split_once('-').unwrap_or(("linux", "64"));

@@ -89,8 +89,9 @@ pub(crate) async fn judge_output(
     let job = ws.job;
     let abi = job.abi;
     let interpreter_output = output.is_interpreter();
-    let judged =
-        abi.is_some() && !interpreter_output && output.noarch.as_deref() != Some("generic");
+    let judged = abi.is_some()
+        && !interpreter_output
+        && output.noarch != Some(crate::recipe::NoArch::Generic);
     let mut result = Judged {
         tests: Vec::new(),
         interpreter: None,

@@ -646,7 +646,7 @@ impl<'a> Workspace<'a> {
         abi: &ftforge_interpreter::PythonAbi,
     ) -> Result<(), BuildError> {
         use ftforge_interpreter::extensions::ModuleAbi;
-        let noarch_python = output.noarch.as_deref() == Some("python");
+        let noarch_python = output.noarch == Some(crate::recipe::NoArch::Python);
         if !output.abi3t && !noarch_python {
             return Ok(());
         }

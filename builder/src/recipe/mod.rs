@@ -57,8 +57,7 @@ pub struct RenderedOutput {
     pub version: String,
     pub build_string: String,
     pub build_number: u64,
-    /// `python` or `generic` for noarch packages.
-    pub noarch: Option<String>,
+    pub noarch: Option<NoArch>,
     /// Built once for every interpreter from 3.15 on as an abi3t package (PEP 803):
     /// `build.python.version_independent: true` on a 3.15+ variant. Before 3.15 the
     /// key changes nothing (one package per interpreter, docs/recipes.md).
@@ -385,14 +384,14 @@ impl Recipe {
                 ));
             };
             let build_number = build.number.unwrap_or(0);
-            let noarch = build.noarch.clone();
+            let noarch = build.noarch;
             let abi3t = noarch.is_none()
                 && build
                     .python
                     .as_ref()
                     .is_some_and(|p| p.version_independent == Some(true))
                 && crate::job::variant_abi(variant).is_some_and(|abi| abi.has_abi3t());
-            let hash_input = hash_input(variant, noarch.as_deref());
+            let hash_input = hash_input(variant, noarch.is_some());
             let own_hash = if noarch.is_some() {
                 noarch_hash(&hash_input, recipe_digest)
             } else {
@@ -400,9 +399,9 @@ impl Recipe {
             };
             let skipped = self.skipped(spec.build_node.and_then(|b| b.get("skip")), renderer)?;
             let build_string = build.string.clone().unwrap_or_else(|| {
-                let py_prefix = match noarch.as_deref() {
-                    Some("python") => "py".to_string(),
-                    Some(_) => String::new(),
+                let py_prefix = match noarch {
+                    Some(NoArch::Python) => "py".to_string(),
+                    Some(NoArch::Generic) => String::new(),
                     // One file for 3.15t, 3.15, 3.16t…: no interpreter in its name.
                     None if abi3t => "abi3t_".to_string(),
                     None => python_build_prefix(variant, requirements),
@@ -674,11 +673,13 @@ pub fn tree_digest(root: &Path) -> String {
     hex::encode(sha2::Digest::finalize(hasher))
 }
 
-fn hash_input(variant: &Variant, noarch: Option<&str>) -> BTreeMap<String, String> {
+/// The variant's values that make a build string's hash; a noarch output's leaves out the
+/// interpreter's.
+fn hash_input(variant: &Variant, noarch: bool) -> BTreeMap<String, String> {
     variant
         .0
         .iter()
-        .filter(|(k, _)| !(noarch.is_some() && matches!(k.as_str(), "python" | "is_freethreading")))
+        .filter(|(k, _)| !(noarch && matches!(k.as_str(), "python" | "is_freethreading")))
         .map(|(k, v)| (k.clone(), v.to_string()))
         .collect()
 }
@@ -702,7 +703,7 @@ fn noarch_hash(input: &BTreeMap<String, String>, recipe_digest: &str) -> String 
 /// files, so a changed recipe never reuses a file name a conda client may have cached
 /// with other contents.
 pub fn variant_hash(variant: &Variant, platform: &str, recipe_digest: &str) -> String {
-    let mut input = hash_input(variant, None);
+    let mut input = hash_input(variant, false);
     input.insert("target_platform".into(), platform.into());
     input.insert("recipe".into(), recipe_digest.into());
     short_hash(&input)
@@ -850,6 +851,35 @@ extra:
             .unwrap_err();
         assert!(err.to_string().contains("must be a condition"), "{err}");
         assert_eq!((err.line, err.column), (4, 7), "{err:?}");
+    }
+
+    /// `noarch` is `python` or `generic`; another value is refused at its line, not
+    /// written into the package's index.json.
+    #[test]
+    fn an_unknown_noarch_kind_is_refused_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = recipe(
+            dir.path(),
+            "package: {name: p, version: '1'}\nbuild:\n  noarch: pyhton\n",
+        );
+        let err = r.render(&Variant::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown variant `pyhton`"), "{text}");
+        assert!(
+            text.contains("`python`") && text.contains("`generic`"),
+            "{text}"
+        );
+        assert_eq!(err.line, 3, "{err:?}");
+        for (kind, subdir, prefix) in [("python", "noarch", "pyh"), ("generic", "noarch", "h")] {
+            let r = recipe(
+                dir.path(),
+                &format!("package: {{name: p, version: '1'}}\nbuild:\n  noarch: {kind}\n"),
+            );
+            let out = &r.render(&Variant::default()).unwrap().outputs[0];
+            assert_eq!(out.noarch.map(NoArch::as_str), Some(kind));
+            assert_eq!(out.subdir(), subdir);
+            assert!(out.build_string.starts_with(prefix), "{}", out.build_string);
+        }
     }
 
     /// A noarch output's file name changes with the recipe, like any other output's.

@@ -2,7 +2,7 @@
 //! `if/then/else` selectors are evaluated for one variant).
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Accepts a YAML string, number or bool as a string (`version: 2024` is a string).
 pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -146,6 +146,27 @@ pub struct Source {
     pub use_gitignore: Option<bool>,
 }
 
+/// `build.noarch`: the two kinds conda knows. Any other value is refused at its line
+/// (serde names the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoArch {
+    /// Python files linked into whichever site-packages the environment has.
+    Python,
+    /// Files that depend on no platform and no interpreter.
+    Generic,
+}
+
+impl NoArch {
+    /// The value of `noarch` in a package's `index.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoArch::Python => "python",
+            NoArch::Generic => "generic",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
@@ -158,7 +179,7 @@ pub struct Build {
     #[serde(default)]
     pub script: Option<Script>,
     #[serde(default)]
-    pub noarch: Option<String>,
+    pub noarch: Option<NoArch>,
     #[serde(default)]
     pub python: Option<PythonBuild>,
     /// Read from the rendered tree with its spans (`Recipe::skipped`), kept here so that
