@@ -15,8 +15,26 @@ use rattler_conda_types::{PackageRecord, RepoData};
 use crate::compat::{CompatData, Verdict};
 use crate::layout::{empty_repodata, io_err, Channel, ChannelError};
 
-/// The labels ftforge maintains.
-pub const LABELS: [&str; 2] = ["freethreading", "gil"];
+/// The labels ftforge maintains: the two views of the main channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// Free-threaded interpreters and the builds that keep the GIL off.
+    Freethreading,
+    /// The GIL interpreters and their usable builds.
+    Gil,
+}
+
+impl Label {
+    pub const ALL: [Label; 2] = [Label::Freethreading, Label::Gil];
+
+    /// The label's directory name (`<channel>/label/<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Freethreading => "freethreading",
+            Label::Gil => "gil",
+        }
+    }
+}
 
 /// The label that holds what was built with or for a pre-release interpreter.
 pub const PRERELEASE_LABEL: &str = "python_rc";
@@ -36,9 +54,9 @@ pub fn record_abi(record: &PackageRecord) -> Option<PythonAbi> {
 }
 
 /// Whether `record` belongs in `label`, given the channel's verdicts.
-pub fn belongs(label: &str, record: &PackageRecord, compat: &CompatData) -> bool {
+pub fn belongs(label: Label, record: &PackageRecord, compat: &CompatData) -> bool {
     let name = record.name.as_normalized();
-    let freethreading = label == "freethreading";
+    let freethreading = label == Label::Freethreading;
     match name {
         "python-freethreading" => return freethreading,
         "python-gil" => return !freethreading,
@@ -172,8 +190,8 @@ impl Channel {
         let compat = self.read_compat()?;
         for subdir in self.subdirs() {
             let main = self.read_repodata(&subdir)?;
-            for label in LABELS {
-                let view = self.label_root(label);
+            for label in Label::ALL {
+                let view = self.label_root(label.as_str());
                 let _lock = view.lock_subdir(&subdir)?;
                 let mut repodata: RepoData = empty_repodata(&subdir);
                 for (key, record) in &main.conda_packages {
@@ -264,26 +282,30 @@ mod tests {
             &["python_abi 3.14.* *_cp314t", "python >=3.14,<3.15.0a0"],
         );
         assert_eq!(record_abi(&ext), Some(PythonAbi::new(3, 14, true)));
-        assert!(belongs("freethreading", &ext, &compat(Verdict::Verified)));
+        assert!(belongs(
+            Label::Freethreading,
+            &ext,
+            &compat(Verdict::Verified)
+        ));
         assert!(!belongs(
-            "freethreading",
+            Label::Freethreading,
             &ext,
             &compat(Verdict::GilReenabled)
         ));
-        assert!(!belongs("gil", &ext, &compat(Verdict::Verified)));
+        assert!(!belongs(Label::Gil, &ext, &compat(Verdict::Verified)));
         let py = record("python", "h1_0_cp314t", &["python_abi 3.14.* *_cp314t"]);
-        assert!(belongs("freethreading", &py, &CompatData::default()));
-        assert!(!belongs("gil", &py, &CompatData::default()));
+        assert!(belongs(Label::Freethreading, &py, &CompatData::default()));
+        assert!(!belongs(Label::Gil, &py, &CompatData::default()));
         let gil_py = record("python", "h1_100_cp314", &[]);
-        assert!(belongs("gil", &gil_py, &CompatData::default()));
+        assert!(belongs(Label::Gil, &gil_py, &CompatData::default()));
         // Not tied to Python (no python_abi, not noarch: python): both labels.
         let library = record("libffi", "h1_0", &[]);
         assert!(
-            belongs("freethreading", &library, &CompatData::default())
-                && belongs("gil", &library, &CompatData::default())
+            belongs(Label::Freethreading, &library, &CompatData::default())
+                && belongs(Label::Gil, &library, &CompatData::default())
         );
         assert!(!belongs(
-            "gil",
+            Label::Gil,
             &record("python-freethreading", "h_0", &[]),
             &CompatData::default()
         ));
@@ -318,16 +340,16 @@ mod tests {
             "st",
             &[("cp315t", Verdict::GilReenabled), ("cp315", Verdict::Ok)],
         );
-        assert!(!belongs("freethreading", &st, &judged));
-        assert!(belongs("gil", &st, &judged));
+        assert!(!belongs(Label::Freethreading, &st, &judged));
+        assert!(belongs(Label::Gil, &st, &judged));
         let good = verdicts(
             "st",
             &[("cp315t", Verdict::GilFree), ("cp315", Verdict::Ok)],
         );
-        assert!(belongs("freethreading", &st, &good) && belongs("gil", &st, &good));
+        assert!(belongs(Label::Freethreading, &st, &good) && belongs(Label::Gil, &st, &good));
         // Never judged: a package not tied to one interpreter serves both.
         let other = verdicts("unrelated", &[("cp315t", Verdict::GilReenabled)]);
-        assert!(belongs("freethreading", &st, &other) && belongs("gil", &st, &other));
+        assert!(belongs(Label::Freethreading, &st, &other) && belongs(Label::Gil, &st, &other));
     }
 
     #[test]
@@ -335,8 +357,8 @@ mod tests {
         let sc = noarch_python("sc");
         let both = |data: &CompatData| {
             (
-                belongs("freethreading", &sc, data),
-                belongs("gil", &sc, data),
+                belongs(Label::Freethreading, &sc, data),
+                belongs(Label::Gil, &sc, data),
             )
         };
         // Judged pure-python everywhere: both labels.
@@ -386,6 +408,6 @@ mod tests {
         // Verdicts of another version do not count.
         let mut other_version = sc.clone();
         other_version.version = "2.0".parse().unwrap();
-        assert!(!belongs("freethreading", &other_version, &all_good));
+        assert!(!belongs(Label::Freethreading, &other_version, &all_good));
     }
 }
