@@ -8,6 +8,7 @@ use ftforge_interpreter::PythonAbi;
 use rattler_conda_types::package::RunExportsJson;
 use rattler_conda_types::RepoDataRecord;
 
+use crate::job::INTERPRETER_PACKAGE;
 use crate::recipe::{Recipe, RecipeError, RenderedOutput};
 
 /// A package of the host environment and what it exports (`info/run_exports.json`).
@@ -46,7 +47,7 @@ fn python_pin(abi: &PythonAbi, host: &[HostPackage]) -> String {
     let prerelease = host
         .iter()
         .map(|p| &p.record.package_record)
-        .find(|r| r.name.as_normalized() == "python")
+        .find(|r| r.name.as_normalized() == INTERPRETER_PACKAGE)
         .map(|r| r.version.as_str().into_owned())
         .filter(|v| ftforge_interpreter::abi::is_prerelease(v));
     match prerelease {
@@ -75,13 +76,15 @@ pub fn dependencies(
     for req in &output.requirements.run {
         let name = spec_name(req);
         match (name, abi, noarch) {
-            ("python", Some(abi), false) if output.abi3t => depends.push(abi3t_python(abi, host)),
-            ("python", Some(abi), false) => depends.push(python_pin(abi, host)),
+            (INTERPRETER_PACKAGE, Some(abi), false) if output.abi3t => {
+                depends.push(abi3t_python(abi, host))
+            }
+            (INTERPRETER_PACKAGE, Some(abi), false) => depends.push(python_pin(abi, host)),
             _ => depends.push(req.clone()),
         }
     }
     if let (true, Some(abi)) = (output.abi3t, abi) {
-        if !depends.iter().any(|d| spec_name(d) == "python") {
+        if !depends.iter().any(|d| spec_name(d) == INTERPRETER_PACKAGE) {
             depends.push(abi3t_python(abi, host));
         }
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ftforge_interpreter::{abi::is_prerelease, PythonAbi};
 
-use crate::job::variant_abi;
+use crate::job::{variant_abi, FREETHREADING_KEY, PYTHON_KEY};
 use crate::recipe::{Recipe, RecipeError};
 use crate::variants::Variant;
 
@@ -32,13 +32,13 @@ pub enum VariantKind {
 impl VariantFilter {
     pub fn accepts(&self, variant: &Variant) -> bool {
         if let Some(kind) = self.kind {
-            if variant.get("is_freethreading").is_some()
-                && variant.is_true("is_freethreading") != (kind == VariantKind::Freethreading)
+            if variant.get(FREETHREADING_KEY).is_some()
+                && variant.is_true(FREETHREADING_KEY) != (kind == VariantKind::Freethreading)
             {
                 return false;
             }
         }
-        let Some(spec) = variant.get_str("python") else {
+        let Some(spec) = variant.get_str(PYTHON_KEY) else {
             return true;
         };
         let version = spec
@@ -89,15 +89,13 @@ pub fn released_interpreters(
     let mut released = BTreeSet::new();
     let shipped = crate::variants::VariantConfig::shipped_interpreters();
     let variants = recipes.iter().flat_map(Recipe::variant_combinations).chain(
-        shipped.ok().into_iter().flat_map(|c| {
-            c.combinations(&[
-                crate::job::PYTHON_KEY.into(),
-                crate::job::FREETHREADING_KEY.into(),
-            ])
-        }),
+        shipped
+            .ok()
+            .into_iter()
+            .flat_map(|c| c.combinations(&[PYTHON_KEY.into(), FREETHREADING_KEY.into()])),
     );
     for variant in variants {
-        let Some(version) = variant.get_str("python") else {
+        let Some(version) = variant.get_str(PYTHON_KEY) else {
             continue;
         };
         // An interpreter's own variant is a full version (`3.14.7`), not a range.

@@ -15,6 +15,8 @@ use marked_yaml::{Node, Span};
 use rattler_conda_types::package::EntryPoint;
 use sha1::{Digest, Sha1};
 
+use crate::job::{FREETHREADING_KEY, INTERPRETER_PACKAGE, PYTHON_KEY};
+
 pub use error::{RecipeError, SourceFile};
 pub use model::*;
 pub use pin::{Pin, PinBound, PinFunction};
@@ -617,19 +619,13 @@ fn python_build_prefix(variant: &Variant, requirements: &Requirements) -> String
     let uses_python = requirements
         .host
         .iter()
-        .any(|r| r.split_whitespace().next() == Some("python"));
+        .any(|r| r.split_whitespace().next() == Some(INTERPRETER_PACKAGE));
     if !uses_python {
         return String::new();
     }
-    match variant.get_str("python") {
-        Some(spec) => ftforge_interpreter::PythonAbi::from_variant_spec(
-            &spec,
-            variant.is_true("is_freethreading"),
-        )
+    crate::job::variant_abi(variant)
         .map(|abi| abi.build_string_prefix())
-        .unwrap_or_default(),
-        None => String::new(),
-    }
+        .unwrap_or_default()
 }
 
 /// A bare requirement whose name is a variant key gets the variant's value
@@ -679,7 +675,7 @@ fn hash_input(variant: &Variant, noarch: bool) -> BTreeMap<String, String> {
     variant
         .0
         .iter()
-        .filter(|(k, _)| !(noarch && matches!(k.as_str(), "python" | "is_freethreading")))
+        .filter(|(k, _)| !(noarch && [PYTHON_KEY, FREETHREADING_KEY].contains(&k.as_str())))
         .map(|(k, v)| (k.clone(), v.to_string()))
         .collect()
 }
