@@ -42,14 +42,45 @@ pub enum EnvError {
     Conflict { specs: Vec<String>, message: String },
 }
 
-/// A spec no record of the channel is named by: the build gets it from pip's build
-/// isolation instead (build requirements such as `pip` or `setuptools`).
+/// A host spec the channel cannot satisfy: the build gets it from pip's build isolation
+/// instead (build requirements such as `pip` or `setuptools`, or a version the channel
+/// does not have, such as scipy's `cython >=3.2.0,<3.3.0` beside the channel's 3.3.1).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LeftToPip {
     /// The package name the spec asks for.
     pub name: String,
     /// The spec as the recipe gave it.
     pub spec: String,
+    /// `version build` of the channel's packages of that name, none of which the spec
+    /// accepts (empty: the channel has no package of that name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_has: Vec<String>,
+}
+
+impl LeftToPip {
+    /// `cython` or `cython >=3.2.0,<3.3.0 (the channel has 3.3.1 py314h…_0)`.
+    pub fn describe(&self) -> String {
+        if self.channel_has.is_empty() {
+            self.name.clone()
+        } else {
+            format!(
+                "{} (the channel has {})",
+                self.spec,
+                self.channel_has.join(", ")
+            )
+        }
+    }
+}
+
+/// What a spec means that names packages of the channel but accepts none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched {
+    /// An error, [`EnvError::NoMatch`] (test environments, build tools).
+    Refuse,
+    /// Left to pip like a name the channel lacks (a host environment: pip's build
+    /// isolation installs a release the spec accepts). The interpreter is never left to
+    /// pip.
+    LeaveToPip,
 }
 
 /// A solved environment.
@@ -104,11 +135,16 @@ fn one_channel_records(channel: &Channel) -> Result<Vec<RepoDataRecord>, EnvErro
 ///
 /// A spec whose package name no record has is not an error: it is returned in
 /// [`Solved::left_to_pip`]. A spec whose name the records have but that no record
-/// satisfies is [`EnvError::NoMatch`]; specs that each have candidates but cannot be
+/// satisfies is [`EnvError::NoMatch`], or left to pip too with [`Unmatched::LeaveToPip`]
+/// (not the interpreter's); specs that each have candidates but cannot be
 /// satisfied together are [`EnvError::Conflict`] with the solver's explanation.
 /// When two records share a file name, the earlier one is used (list a package just
 /// built before the channel's older copy of the same file).
-pub fn solve<S: AsRef<str>>(specs: &[S], records: &[RepoDataRecord]) -> Result<Solved, EnvError> {
+pub fn solve<S: AsRef<str>>(
+    specs: &[S],
+    records: &[RepoDataRecord],
+    unmatched: Unmatched,
+) -> Result<Solved, EnvError> {
     let mut seen = HashSet::new();
     let records: Vec<&RepoDataRecord> = records
         .iter()
@@ -133,6 +169,7 @@ pub fn solve<S: AsRef<str>>(specs: &[S], records: &[RepoDataRecord]) -> Result<S
             left_to_pip.push(LeftToPip {
                 name: spec.name.to_string(),
                 spec: text.to_string(),
+                channel_has: Vec::new(),
             });
             continue;
         }
@@ -144,6 +181,14 @@ pub fn solve<S: AsRef<str>>(specs: &[S], records: &[RepoDataRecord]) -> Result<S
                 .collect();
             found.sort();
             found.dedup();
+            if unmatched == Unmatched::LeaveToPip && name != crate::job::INTERPRETER_PACKAGE {
+                left_to_pip.push(LeftToPip {
+                    name,
+                    spec: text.to_string(),
+                    channel_has: found,
+                });
+                continue;
+            }
             return Err(EnvError::NoMatch {
                 spec: text.to_string(),
                 name,
@@ -268,7 +313,12 @@ mod tests {
 
     #[test]
     fn the_interpreter_variant_spec_is_honoured() {
-        let solved = solve(&["python 3.14.* *_cp314t", "pip", "setuptools"], &channel()).unwrap();
+        let solved = solve(
+            &["python 3.14.* *_cp314t", "pip", "setuptools"],
+            &channel(),
+            Unmatched::Refuse,
+        )
+        .unwrap();
         assert_eq!(
             builds(&solved),
             ["python h1_0_cp314t", "python_abi 8_cp314t"]
@@ -284,7 +334,12 @@ mod tests {
     #[test]
     fn an_abi_conflict_the_greedy_picker_got_wrong() {
         // cffi's GIL build is listed last: the greedy picker's tie-break took it.
-        let solved = solve(&["cffi", "python 3.14.* *_cp314t"], &channel()).unwrap();
+        let solved = solve(
+            &["cffi", "python 3.14.* *_cp314t"],
+            &channel(),
+            Unmatched::Refuse,
+        )
+        .unwrap();
         assert_eq!(
             builds(&solved),
             [
@@ -313,7 +368,12 @@ mod tests {
             "py314th1_0",
             &["python_abi 3.14.* *_cp314t", "cffi >=1"],
         ));
-        let solved = solve(&["python 3.14.* *_cp314t", "ext"], &records).unwrap();
+        let solved = solve(
+            &["python 3.14.* *_cp314t", "ext"],
+            &records,
+            Unmatched::Refuse,
+        )
+        .unwrap();
         let ext = solved
             .records
             .iter()
@@ -326,7 +386,12 @@ mod tests {
     fn a_conflict_is_an_error_with_the_solvers_words() {
         let mut records = channel();
         records.retain(|r| r.package_record.build.as_str() != "py314th1_0");
-        let err = solve(&["python 3.14.* *_cp314t", "cffi"], &records).unwrap_err();
+        let err = solve(
+            &["python 3.14.* *_cp314t", "cffi"],
+            &records,
+            Unmatched::Refuse,
+        )
+        .unwrap_err();
         let EnvError::Conflict { specs, message } = &err else {
             panic!("{err}");
         };
@@ -336,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_name_the_channel_has_without_a_match_is_an_error() {
-        let err = solve(&["python 3.13.* *_cp313t"], &channel()).unwrap_err();
+        let err = solve(&["python 3.13.* *_cp313t"], &channel(), Unmatched::Refuse).unwrap_err();
         match err {
             EnvError::NoMatch { name, found, .. } => {
                 assert_eq!(name, "python");
@@ -345,9 +410,53 @@ mod tests {
             other => panic!("{other}"),
         }
         assert!(matches!(
-            solve(&["python >>3"], &channel()),
+            solve(&["python >>3"], &channel(), Unmatched::Refuse),
             Err(EnvError::BadSpec { .. })
         ));
+    }
+
+    /// In a host environment a version the channel lacks is left to pip (scipy 1.18.1
+    /// asks for `cython >=3.2.0,<3.3.0`; a channel holding the catalog's cython 3.3.1 made
+    /// the build stop with no verdict); the interpreter never is.
+    #[test]
+    fn a_host_spec_without_a_match_is_left_to_pip_but_not_the_interpreter() {
+        let solved = solve(
+            &["python 3.14.* *_cp314t", "cffi >=99", "setuptools"],
+            &channel(),
+            Unmatched::LeaveToPip,
+        )
+        .unwrap();
+        assert_eq!(
+            solved.left_to_pip,
+            [
+                LeftToPip {
+                    name: "cffi".into(),
+                    spec: "cffi >=99".into(),
+                    channel_has: vec!["2.0.0 py314h1_0".into(), "2.0.0 py314th1_0".into()],
+                },
+                LeftToPip {
+                    name: "setuptools".into(),
+                    spec: "setuptools".into(),
+                    channel_has: Vec::new(),
+                },
+            ]
+        );
+        assert_eq!(
+            solved.left_to_pip[0].describe(),
+            "cffi >=99 (the channel has 2.0.0 py314h1_0, 2.0.0 py314th1_0)"
+        );
+        assert_eq!(solved.left_to_pip[1].describe(), "setuptools");
+        assert!(!solved
+            .records
+            .iter()
+            .any(|r| r.package_record.name.as_normalized() == "cffi"));
+        let err = solve(
+            &["python 3.13.* *_cp313t"],
+            &channel(),
+            Unmatched::LeaveToPip,
+        )
+        .unwrap_err();
+        assert!(matches!(err, EnvError::NoMatch { .. }), "{err}");
     }
 
     /// A package just built comes before the channel's copy of the same file name.
@@ -363,7 +472,12 @@ mod tests {
         fresh.package_record.sha256 = Some([7; 32].into());
         let mut records = vec![fresh.clone()];
         records.extend(channel());
-        let solved = solve(&["python 3.14.* *_cp314t", "cffi"], &records).unwrap();
+        let solved = solve(
+            &["python 3.14.* *_cp314t", "cffi"],
+            &records,
+            Unmatched::Refuse,
+        )
+        .unwrap();
         let cffi = solved
             .records
             .iter()

@@ -263,7 +263,13 @@ pub fn resolve(
             let solved = channel_records
                 .iter()
                 .any(|r| r.package_record.name.as_normalized() == name)
-                .then(|| env::solve(std::slice::from_ref(requirement), channel_records))
+                .then(|| {
+                    env::solve(
+                        std::slice::from_ref(requirement),
+                        channel_records,
+                        env::Unmatched::Refuse,
+                    )
+                })
                 .and_then(Result::ok)
                 .map(|s| s.records);
             let main = solved.as_ref().and_then(|records| {

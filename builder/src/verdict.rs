@@ -768,6 +768,7 @@ mod tests {
             left_to_pip: vec![LeftToPip {
                 name: "pip".into(),
                 spec: "pip".into(),
+                channel_has: Vec::new(),
             }],
         };
         let value = evidence.to_value();

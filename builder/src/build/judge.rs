@@ -117,7 +117,7 @@ pub(crate) async fn judge_output(
     specs.push(exact);
     // `available` lists the job's own packages first: they replace the channel's copies
     // of the same file names.
-    let env_records = env::solve(&specs, available)
+    let env_records = env::solve(&specs, available, env::Unmatched::Refuse)
         .map_err(|source| BuildError::Env {
             job: job.name.clone(),
             what: format!("the test environment of {}", output.name),

@@ -356,20 +356,24 @@ pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildErr
     let env::Solved {
         records: host_records,
         left_to_pip: missing,
-    } = env::solve(&host_specs, &channel_records).map_err(|source| match source {
-        env::EnvError::NoMatch { spec, name, .. } if name == crate::job::INTERPRETER_PACKAGE => {
-            BuildError::MissingInterpreter {
-                job: job.name.clone(),
-                spec,
-                channel: settings.channel.root.clone(),
+    } = env::solve(&host_specs, &channel_records, env::Unmatched::LeaveToPip).map_err(
+        |source| match source {
+            env::EnvError::NoMatch { spec, name, .. }
+                if name == crate::job::INTERPRETER_PACKAGE =>
+            {
+                BuildError::MissingInterpreter {
+                    job: job.name.clone(),
+                    spec,
+                    channel: settings.channel.root.clone(),
+                }
             }
-        }
-        source => BuildError::Env {
-            job: job.name.clone(),
-            what: "the host environment".into(),
-            source,
+            source => BuildError::Env {
+                job: job.name.clone(),
+                what: "the host environment".into(),
+                source,
+            },
         },
-    })?;
+    )?;
     let key = build_key(job, &host_records);
     let reusable = reusable_report(&settings.channel, &key);
     let prerelease = prerelease_interpreter(job, &host_records);
@@ -519,7 +523,7 @@ impl<'a> Workspace<'a> {
             });
         }
         if !plan.missing.is_empty() {
-            let names: Vec<&str> = plan.missing.iter().map(|l| l.name.as_str()).collect();
+            let names: Vec<String> = plan.missing.iter().map(env::LeftToPip::describe).collect();
             self.reporter.note(
                 job,
                 &format!(
