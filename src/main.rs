@@ -24,7 +24,7 @@ use commands::{
     long_about = "ftforge builds CPython free-threaded (cp314t) and with the GIL (cp314) from one \
 recipe, rebuilds extension packages against both, decides from evidence whether each one keeps \
 the GIL off, and publishes everything as conda channels any conda client can install from.",
-    after_help = "Examples:\n  ftforge build recipes/python                      every interpreter variant into ./channel\n  ftforge build recipes/python --variant freethreading --python 3.14 --channel /srv/ft\n  ftforge source add Python-3.14.7.tar.xz           seed the download cache on an offline machine\n  ftforge index --channel ./channel                 rebuild repodata.json from the packages\n\nRUST_LOG=debug (or e.g. RUST_LOG=ftforge_interpreter=debug) logs what ftforge does on stderr."
+    after_help = "Examples:\n  ftforge build recipes/python                      every interpreter variant into ./channel\n  ftforge build recipes/python --variant freethreading --python 3.14 --channel /srv/ft\n  ftforge source add Python-3.14.7.tar.xz           seed the download cache on an offline machine\n  ftforge index --channel ./channel                 rebuild repodata.json from the packages\n\nRUST_LOG=debug (or e.g. RUST_LOG=rattler=debug) adds the debug log of ftforge and the libraries it runs on (downloads, repodata, the solver) on stderr."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -98,13 +98,15 @@ pub fn graph(jobs: &[Job]) -> Result<Vec<JobNode>, BuildError> {
 }
 
 /// For a later variant `j` of a shared build (noarch: python, abi3t): the job that
-/// builds the group's one package, the first of the same recipe and kind before it.
+/// builds the group's one package, the first of the same recipe and kind before it that
+/// the recipe does not skip (`skip: is_freethreading` on a noarch recipe: the first GIL
+/// variant builds it).
 pub fn shared_first(jobs: &[Job], j: usize) -> Option<usize> {
     let job = &jobs[j];
     let kind = job.shared_build()?;
-    jobs[..j]
-        .iter()
-        .position(|o| o.recipe.dir == job.recipe.dir && o.shared_build() == Some(kind))
+    jobs[..j].iter().position(|o| {
+        o.recipe.dir == job.recipe.dir && o.shared_build() == Some(kind) && !o.all_skipped()
+    })
 }
 
 /// A cycle of the graph as node indices, first node repeated at the end.

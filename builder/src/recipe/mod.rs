@@ -278,13 +278,17 @@ impl Recipe {
     }
 
     /// `build.skip` as rattler-build reads it: `true`/`false`, a condition (`win`,
-    /// `python == "3.13"`, evaluated with the variant's values like an `if:`), or a list
-    /// of them, any of which skips the variant. Anything else is refused at its line.
+    /// `python is startingwith("3.13.")`, evaluated with the variant's values like an
+    /// `if:`), a number (non-zero skips), or a list of them, any of which skips the
+    /// variant. Anything else is refused at its line.
     fn skipped(&self, node: Option<&Rendered>, renderer: &Renderer) -> Result<bool, RecipeError> {
         let one = |item: &Rendered| -> Result<bool, RecipeError> {
             match item {
                 Rendered::Null(_) => Ok(false),
                 Rendered::Scalar(serde_json::Value::Bool(b), _) => Ok(*b),
+                Rendered::Scalar(serde_json::Value::Number(n), _) => {
+                    Ok(n.as_f64().is_some_and(|n| n != 0.0))
+                }
                 Rendered::Scalar(serde_json::Value::String(expr), span) => {
                     renderer.condition(expr, span)
                 }
@@ -294,7 +298,7 @@ impl Recipe {
                         Some(other.span()),
                         "`skip` must be a condition or `true`/`false`",
                     )
-                    .with_help("e.g. `skip: [win, python == \"3.13\"]`")),
+                    .with_help("e.g. `skip: [win, python is startingwith(\"3.13.\")]`")),
             }
         };
         match node {
@@ -399,7 +403,13 @@ impl Recipe {
             } else {
                 hash.to_string()
             };
-            let skipped = self.skipped(spec.build_node.and_then(|b| b.get("skip")), renderer)?;
+            // An output's own `build:` without `skip` takes the top level's, as
+            // rattler-build merges the top-level `build` into each output's.
+            let skip = spec
+                .build_node
+                .and_then(|b| b.get("skip"))
+                .or_else(|| rendered.get("build").and_then(|b| b.get("skip")));
+            let skipped = self.skipped(skip, renderer)?;
             let build_string = build.string.clone().unwrap_or_else(|| {
                 let py_prefix = match noarch {
                     Some(NoArch::Python) => "py".to_string(),
@@ -804,9 +814,15 @@ extra:
     #[test]
     fn skip_conditions_are_evaluated_per_variant() {
         let dir = tempfile::tempdir().unwrap();
+        // Variant values as the shipped variants files give them.
         let v = |python: &str, ft: bool| {
+            let t = if ft { "t" } else { "" };
+            let tag = python.replace('.', "");
             variant(&[
-                ("python", VariantValue::String(python.into())),
+                (
+                    "python",
+                    VariantValue::String(format!("{python}.* *_cp{tag}{t}")),
+                ),
                 ("is_freethreading", VariantValue::Bool(ft)),
             ])
         };
@@ -818,12 +834,14 @@ extra:
             r.render(variant).unwrap().outputs[0].skipped
         };
         for (skip, on_313, on_314t) in [
-            ("[win, python == \"3.13\"]", true, false),
+            ("[win, python is startingwith(\"3.13.\")]", true, false),
+            ("[win, python == \"3.13\"]", false, false),
+            ("${{ 1 if is_freethreading else 0 }}", false, true),
             ("is_freethreading", false, true),
             ("[\"not is_freethreading\"]", true, false),
             ("true", true, true),
             ("[false, win]", false, false),
-            ("${{ python == '3.14' }}", false, true),
+            ("${{ python is startingwith('3.14.') }}", false, true),
         ] {
             assert_eq!(
                 skipped(skip, &v("3.13", false)),
@@ -836,9 +854,22 @@ extra:
                 "skip: {skip} on 3.14t"
             );
         }
+        // The top level's skip holds for outputs, with or without a `build:` of their own,
+        // unless theirs says otherwise.
+        let multi = recipe(
+            dir.path(),
+            "recipe: {name: m, version: '1'}\nbuild:\n  skip: is_freethreading\noutputs:\n  - package: {name: a}\n    build: {number: 1}\n  - package: {name: b}\n  - package: {name: c}\n    build: {skip: false}\n",
+        );
+        let skips = |variant: &Variant| -> Vec<bool> {
+            let rendered = multi.render(variant).unwrap();
+            rendered.outputs.iter().map(|o| o.skipped).collect()
+        };
+        assert_eq!(skips(&v("3.14", true)), [true, true, false]);
+        assert_eq!(skips(&v("3.14", false)), [false, false, false]);
+
         std::fs::write(
             dir.path().join("recipe.yaml"),
-            "package: {name: p, version: '1'}\nbuild:\n  skip:\n    - 3\n",
+            "package: {name: p, version: '1'}\nbuild:\n  skip:\n    - [3]\n",
         )
         .unwrap();
         let err = Recipe::load(dir.path())
