@@ -39,6 +39,16 @@ const JUDGING: &[&str] = &[
     "../channels/src/compat.rs",
 ];
 
+/// Code and data that decide what `check` and `recipe new` write into a generated recipe
+/// (the PyPI → conda name table, the interpreters requirements are evaluated for). Kept
+/// generated recipes of another generation are generated again.
+const GENERATION: &[&str] = &[
+    "src/generate",
+    "src/check/closure.rs",
+    "../recipes/pypi-names.yaml",
+    "../recipes/python/variants.yaml",
+];
+
 fn files(entry: &Path) -> Vec<PathBuf> {
     if entry.is_dir() {
         let mut out: Vec<PathBuf> = std::fs::read_dir(entry)
@@ -82,9 +92,14 @@ fn main() {
     // New files in these folders change the lists above.
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=src/build");
+    println!("cargo:rerun-if-changed=src/generate");
     println!(
         "cargo:rustc-env=FTFORGE_PACKAGING_DIGEST={}",
         digest(PACKAGING)
     );
     println!("cargo:rustc-env=FTFORGE_JUDGING_DIGEST={}", digest(JUDGING));
+    println!(
+        "cargo:rustc-env=FTFORGE_GENERATION_DIGEST={}",
+        digest(GENERATION)
+    );
 }

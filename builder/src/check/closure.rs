@@ -22,8 +22,15 @@ use crate::progress::Reporter;
 use crate::pypi::{self, normalize_name, SdistRelease};
 use crate::source::SourceCache;
 
-/// Bumped when what generation writes changes, so kept recipes are generated again.
-const GENERATION: &str = concat!(env!("CARGO_PKG_VERSION"), "+check.4");
+/// The generator's code and data (a digest, `builder/build.rs`): when what generation
+/// writes changes, kept recipes are generated again. (A hand-kept counter was not bumped
+/// when mypyc builds stopped being generated `noarch: python`, and pytokens' kept recipe
+/// stayed noarch.)
+const GENERATION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "+",
+    env!("FTFORGE_GENERATION_DIGEST")
+);
 /// Index requests and sdist reads in flight at once.
 const CONCURRENT: usize = 6;
 
