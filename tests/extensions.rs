@@ -104,19 +104,36 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
             && depends.contains("python >=3.14,<3.15.0a0"),
         "{depends}"
     );
-    // noarch: python is built once.
+    // noarch: python is built once: every interpreter's verdict judged the same file,
+    // a noarch: python package of the channel. (The shared test channel may also hold
+    // files of earlier recipe versions, so the file is found by the verdicts' name.)
     let noarch: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(channel.join("noarch/repodata.json")).unwrap(),
     )
     .unwrap();
-    let sc: Vec<_> = noarch["packages.conda"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| r["name"] == "sortedcontainers")
+    let sorted = shipped_version("sortedcontainers");
+    let judged: std::collections::BTreeSet<String> = ["cp313", "cp313t", "cp314", "cp314t"]
+        .iter()
+        .map(|abi| {
+            let r = verdict(&compat, "sortedcontainers", &sorted, abi);
+            r["filename"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string()
+        })
         .collect();
-    assert_eq!(sc.len(), 1, "{sc:?}");
-    assert_eq!(sc[0]["noarch"], "python");
+    assert_eq!(
+        judged.len(),
+        1,
+        "one file for every interpreter: {judged:?}"
+    );
+    let file = judged.first().unwrap();
+    let record = &noarch["packages.conda"][file.as_str()];
+    assert_eq!(
+        record["name"], "sortedcontainers",
+        "{file} in noarch/: {record}"
+    );
+    assert_eq!(record["noarch"], "python");
 
     // py-rattler puts the noarch package into each interpreter's own site-packages (CEP 17).
     for (meta, site) in [
