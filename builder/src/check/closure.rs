@@ -154,35 +154,6 @@ impl Closure {
     /// The first unresolved requirement member `m` depends on (directly or through
     /// others) on Python `minor`: it cannot be installed, so it is not built.
     pub fn missing_dependency(&self, m: usize, minor: &str) -> Option<&Unresolved> {
-        self.first_dependency(m, minor, |node| match node {
-            Node::Unresolved(u) => Some(&self.unresolved[u]),
-            Node::Member(_) => None,
-        })
-    }
-
-    /// The first member `m` needs at run time on Python `minor` (directly or through
-    /// other members, nearest first) for which `failed` holds: one that did not build,
-    /// so `m` cannot be installed to be judged.
-    pub fn failed_dependency(
-        &self,
-        m: usize,
-        minor: &str,
-        failed: impl Fn(usize) -> bool,
-    ) -> Option<usize> {
-        self.first_dependency(m, minor, |node| match node {
-            Node::Member(n) if failed(n) => Some(n),
-            _ => None,
-        })
-    }
-
-    /// Walks `m`'s run requirements for Python `minor`, breadth first, and returns the
-    /// first answer `found` gives for a node.
-    fn first_dependency<T>(
-        &self,
-        m: usize,
-        minor: &str,
-        found: impl Fn(Node) -> Option<T>,
-    ) -> Option<T> {
         let mut seen = vec![m];
         let mut i = 0;
         while i < seen.len() {
@@ -190,14 +161,10 @@ impl Closure {
                 if !link.applies.holds_for(minor) {
                     continue;
                 }
-                if matches!(link.to, Node::Member(n) if seen.contains(&n)) {
-                    continue;
-                }
-                if let Some(answer) = found(link.to) {
-                    return Some(answer);
-                }
-                if let Node::Member(n) = link.to {
-                    seen.push(n);
+                match link.to {
+                    Node::Unresolved(u) => return Some(&self.unresolved[u]),
+                    Node::Member(n) if !seen.contains(&n) => seen.push(n),
+                    _ => {}
                 }
             }
             i += 1;
@@ -549,67 +516,4 @@ fn marker_targets(
         .into_iter()
         .map(|t| t.marker_environment().map(|env| (t, env)))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(name: &str, links: Vec<Link>) -> Member {
-        Member {
-            name: name.into(),
-            pypi_name: name.into(),
-            version: "1.0".into(),
-            sdist: String::new(),
-            sha256: String::new(),
-            noarch: true,
-            skip_python: Vec::new(),
-            run: Vec::new(),
-            generation: String::new(),
-            recipe_dir: PathBuf::new(),
-            recipe_kind: RecipeKind::Generated,
-            requested_by: Vec::new(),
-            links,
-        }
-    }
-
-    fn to(node: Node, applies: Applies) -> Link {
-        Link { to: node, applies }
-    }
-
-    /// huggingface-hub → httpx → … and → filelock (did not build): the walk finds
-    /// filelock through any depth, only through requirements that hold for the
-    /// interpreter, and the nearest failed member first.
-    #[test]
-    fn a_run_requirement_that_did_not_build_is_found_at_any_depth() {
-        let closure = Closure {
-            members: vec![
-                // 0: huggingface-hub
-                member(
-                    "huggingface-hub",
-                    vec![
-                        to(Node::Member(1), Applies::All),
-                        to(Node::Member(3), Applies::Some(vec!["3.13".into()])),
-                    ],
-                ),
-                // 1: httpx, needs 2
-                member("httpx", vec![to(Node::Member(2), Applies::All)]),
-                // 2: filelock (failed)
-                member("filelock", vec![to(Node::Member(0), Applies::All)]),
-                // 3: tomli, only on 3.13 (failed)
-                member("tomli", Vec::new()),
-            ],
-            unresolved: Vec::new(),
-            roots: Vec::new(),
-        };
-        let failed = |n: usize| n == 2 || n == 3;
-        assert_eq!(closure.failed_dependency(0, "3.14", failed), Some(2));
-        // On 3.13 tomli is a direct requirement: nearer than filelock.
-        assert_eq!(closure.failed_dependency(0, "3.13", failed), Some(3));
-        assert_eq!(closure.failed_dependency(1, "3.14", failed), Some(2));
-        // A member is not its own dependency, even in a cycle.
-        assert_eq!(closure.failed_dependency(2, "3.14", |n| n == 2), None);
-        assert_eq!(closure.failed_dependency(0, "3.14", |_| false), None);
-        assert!(closure.missing_dependency(0, "3.14").is_none());
-    }
 }

@@ -16,7 +16,7 @@ use super::answer::{
 use super::closure::{Closure, RecipeKind, Resolver, Root};
 use super::input::{python_label, RequirementLine};
 use super::CheckError;
-use crate::build::{blocked_record, BuildError, BuildSettings, JUDGING_DIGEST};
+use crate::build::{BuildError, BuildSettings, JUDGING_DIGEST};
 use crate::generate::NameMap;
 use crate::plan::{VariantFilter, VariantKind};
 use crate::progress::Reporter;
@@ -89,43 +89,31 @@ pub async fn check(
     // recipe can change without a new version (a test, a requirement), so its jobs always
     // go to the session, which reuses only an identical build (the build key covers the
     // recipe); generated recipes are reused by package, version and interpreter.
-    // A member whose run requirements include one that did not build (a verdict reused
-    // from an earlier check) cannot be installed to be judged: it is recorded as blocked,
-    // as the session records a job whose dependency failed in the same session.
+    // A failed build goes to the session too (`current`): a package needing it waits
+    // for its job there, and is recorded blocked when it fails again.
     let compat = settings.channel.read_compat()?;
     let mut wanted: Vec<(usize, PythonAbi)> = Vec::new();
-    let mut blocked: Vec<(usize, PythonAbi, usize)> = Vec::new();
     let mut reused = 0;
     for abi in &request.targets {
         let (members, _) = closure.reachable(&abi.py_ver(), |_| true);
-        let did_not_build = |n: usize| {
-            let member = &closure.members[n];
-            compat
-                .get(&member.name, &member.version, Some(abi))
-                .is_some_and(|r| r.verdict == Verdict::BuildFailed && current(r))
-        };
         for m in members {
             let member = &closure.members[m];
             let shipped = member.recipe_kind == RecipeKind::Shipped;
             match compat.get(&member.name, &member.version, Some(abi)) {
                 Some(r) if current(r) && !shipped => reused += 1,
                 _ if closure.missing_dependency(m, &abi.py_ver()).is_some() => {}
-                _ => match closure.failed_dependency(m, &abi.py_ver(), did_not_build) {
-                    Some(failed) => blocked.push((m, *abi, failed)),
-                    None => wanted.push((m, *abi)),
-                },
+                _ => wanted.push((m, *abi)),
             }
         }
     }
     let recipes: Vec<(usize, Recipe)> = {
         let mut loaded = Vec::new();
-        let members = wanted.iter().map(|(m, _)| *m);
-        for m in members.chain(blocked.iter().map(|(m, _, _)| *m)) {
-            if loaded.iter().any(|(i, _)| *i == m) {
+        for (m, _) in &wanted {
+            if loaded.iter().any(|(i, _)| i == m) {
                 continue;
             }
-            let recipe = Recipe::load(&closure.members[m].recipe_dir).map_err(Box::new)?;
-            loaded.push((m, recipe));
+            let recipe = Recipe::load(&closure.members[*m].recipe_dir).map_err(Box::new)?;
+            loaded.push((*m, recipe));
         }
         loaded
     };
@@ -138,7 +126,6 @@ pub async fn check(
             .1;
         pairs.extend(variants_for(recipe, abi));
     }
-    record_blocked(&blocked, &closure, &recipes, settings, reporter)?;
     let interpreter = interpreters_missing(request, settings, &wanted)?;
     if let Some((recipe, abis)) = &interpreter {
         for abi in abis {
@@ -195,13 +182,15 @@ pub async fn check(
     Ok((report, tool_errors))
 }
 
-/// A verdict check reuses: a failed build (the judge has no part in it), or a verdict
-/// judged by this code. Skipped ones are decided again (a dependency may now build),
-/// and other verdicts go back to the session, which judges the same build again.
+/// A verdict check reuses: one judged by this code. Skipped ones are decided again (a
+/// dependency may now build). Failed builds go to the session, which gives the same
+/// verdict at once when nothing changed (`cached_failure`: same recipe, code and host
+/// packages) and builds again otherwise (a generator fix, a build requirement now in the
+/// channel); a package needing one is then blocked in the same session. Other verdicts
+/// go back to the session, which judges the same build again.
 fn current(record: &CompatRecord) -> bool {
     match record.verdict {
-        Verdict::Skipped => false,
-        Verdict::BuildFailed => true,
+        Verdict::Skipped | Verdict::BuildFailed => false,
         _ => Evidence::from_value(&record.evidence)
             .is_ok_and(|e| e.judged_with.as_deref() == Some(JUDGING_DIGEST)),
     }
@@ -216,40 +205,6 @@ pub fn exit_code(outcomes: impl Iterator<Item = Outcome>) -> u8 {
             (1, _) | (_, 1) => 1,
             _ => 0,
         })
-}
-
-/// Records a `skipped` verdict ("blocked: filelock 4.3.2 cp314t did not build") for each
-/// member that a run requirement which did not build keeps from being judged.
-fn record_blocked(
-    blocked: &[(usize, PythonAbi, usize)],
-    closure: &Closure,
-    recipes: &[(usize, Recipe)],
-    settings: &BuildSettings,
-    reporter: &dyn Reporter,
-) -> Result<(), CheckError> {
-    let mut records = Vec::new();
-    for (m, abi, failed) in blocked {
-        let Some((_, recipe)) = recipes.iter().find(|(i, _)| i == m) else {
-            continue;
-        };
-        let dependency = &closure.members[*failed];
-        let reason = format!(
-            "blocked: {} {} {} did not build",
-            dependency.name,
-            dependency.version,
-            abi.tag()
-        );
-        for (recipe, variant) in variants_for(recipe, abi) {
-            let job = crate::job::Job::new(recipe, &variant).map_err(Box::new)?;
-            reporter.finished(&job.name, false, &reason);
-            records.extend(blocked_record(&job, &reason));
-        }
-    }
-    if !records.is_empty() {
-        settings.channel.record_compat(records)?;
-        settings.channel.update_labels()?;
-    }
-    Ok(())
 }
 
 /// The (recipe, variant) jobs of `recipe` for the interpreter `abi`.
