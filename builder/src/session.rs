@@ -255,113 +255,122 @@ pub async fn build_all(
     let mut shared_built: HashMap<(std::path::PathBuf, SharedBuild), BuildReport> = HashMap::new();
     let mut running = FuturesUnordered::new();
     loop {
-        // Start every job whose dependencies are done, up to `parallel` at once.
-        for node in &nodes {
-            if state[node.index] != State::Waiting || running.len() >= parallel.max(1) {
-                continue;
-            }
-            if node
-                .depends_on
-                .iter()
-                .any(|&i| matches!(state[i], State::Waiting | State::Running))
-            {
-                continue;
-            }
-            let job = &jobs[node.index];
-            let mut finish = |state: &mut Vec<State>, s: State| {
-                state[node.index] = s;
-                done += 1;
-                reporter.overall(done as u64, jobs.len() as u64);
-            };
-            if let Some(&failed) = node.depends_on.iter().find(|&&i| state[i] == State::Failed) {
-                finish(&mut state, State::Failed);
-                let reason = format!("blocked: {} did not build", nodes[failed].job);
-                reporter.finished(&job.name, false, &reason);
-                let records = blocked_record(job, &reason).into_iter().collect();
-                record_verdicts(settings, &mut outcome, records, reporter, &job.name);
-                continue;
-            }
-            if job.all_skipped() {
-                finish(&mut state, State::Succeeded);
-                let records: Vec<CompatRecord> = skipped_record(job).into_iter().collect();
-                let reason = records
-                    .first()
-                    .map(|r| r.reason.clone())
-                    .unwrap_or_default();
-                reporter.finished(&job.name, true, &format!("skipped: {reason}"));
-                record_verdicts(settings, &mut outcome, records, reporter, &job.name);
-                continue;
-            }
-            // Plan once: an identical build that failed before gives the same verdict and
-            // nothing runs; one that succeeded is reused inside `build_job`.
-            let plan = match plan_job(job, settings) {
-                Ok(plan) => plan,
-                Err(error) => {
-                    finish(&mut state, State::Failed);
-                    reporter.finished(&job.name, false, &tool_error_summary(&error));
-                    outcome.tool_errors.push(error);
+        // Start every job whose dependencies are done, up to `parallel` at once. A job
+        // that ends at once (blocked, skipped, an unchanged failure, a plan error) can
+        // release jobs this pass already went by: pass again until one ends none.
+        let mut ended_at_once = true;
+        while ended_at_once {
+            ended_at_once = false;
+            for node in &nodes {
+                if state[node.index] != State::Waiting || running.len() >= parallel.max(1) {
                     continue;
                 }
-            };
-            if let Some(record) = (!settings.force)
-                .then(|| cached_failure(&settings.channel, &plan.key))
-                .flatten()
-            {
-                finish(&mut state, State::Failed);
-                reporter.finished(
-                    &job.name,
-                    false,
-                    &format!(
-                        "{} (unchanged since it failed; --force retries)",
-                        record.verdict
-                    ),
-                );
-                outcome.reused.insert(record.key());
-                outcome.verdicts.push(record);
-                continue;
-            }
-            state[node.index] = State::Running;
-            let index = node.index;
-            // A later variant of a shared build judges the first one's package on its
-            // own interpreter (unless this variant's own report is reusable).
-            let shared = job.shared_build();
-            let first_shared = shared
-                .and_then(|kind| shared_built.get(&(job.recipe.dir.clone(), kind)).cloned())
-                .filter(|_| plan.reusable.is_none() || settings.force);
-            running.push(async move {
-                let started = Instant::now();
-                let key = plan.key.clone();
-                let result = match first_shared {
-                    Some(first) => {
-                        let r =
-                            judge_published(job, &first, &plan, settings, reporter, started).await;
-                        if let Ok(report) = &r {
-                            let v: Vec<String> = report
-                                .outputs
-                                .iter()
-                                .filter_map(|o| o.verdict.map(|v| v.to_string()))
-                                .collect();
-                            reporter.finished(
-                                &job.name,
-                                true,
-                                &format!(
-                                    "{}: judged the package of the first variant · {}",
-                                    shared.map_or("", |k| k.describe()),
-                                    v.join(", ")
-                                ),
-                            );
-                        }
-                        r
+                if node
+                    .depends_on
+                    .iter()
+                    .any(|&i| matches!(state[i], State::Waiting | State::Running))
+                {
+                    continue;
+                }
+                let job = &jobs[node.index];
+                let mut finish = |state: &mut Vec<State>, s: State| {
+                    state[node.index] = s;
+                    done += 1;
+                    ended_at_once = true;
+                    reporter.overall(done as u64, jobs.len() as u64);
+                };
+                if let Some(&failed) = node.depends_on.iter().find(|&&i| state[i] == State::Failed)
+                {
+                    finish(&mut state, State::Failed);
+                    let reason = format!("blocked: {} did not build", nodes[failed].job);
+                    reporter.finished(&job.name, false, &reason);
+                    let records = blocked_record(job, &reason).into_iter().collect();
+                    record_verdicts(settings, &mut outcome, records, reporter, &job.name);
+                    continue;
+                }
+                if job.all_skipped() {
+                    finish(&mut state, State::Succeeded);
+                    let records: Vec<CompatRecord> = skipped_record(job).into_iter().collect();
+                    let reason = records
+                        .first()
+                        .map(|r| r.reason.clone())
+                        .unwrap_or_default();
+                    reporter.finished(&job.name, true, &format!("skipped: {reason}"));
+                    record_verdicts(settings, &mut outcome, records, reporter, &job.name);
+                    continue;
+                }
+                // Plan once: an identical build that failed before gives the same verdict and
+                // nothing runs; one that succeeded is reused inside `build_job`.
+                let plan = match plan_job(job, settings) {
+                    Ok(plan) => plan,
+                    Err(error) => {
+                        finish(&mut state, State::Failed);
+                        reporter.finished(&job.name, false, &tool_error_summary(&error));
+                        outcome.tool_errors.push(error);
+                        continue;
                     }
-                    None => build_job(job, plan, settings, reporter).await,
                 };
-                let seconds = started.elapsed().as_secs_f64();
-                let done = match result {
-                    Ok(report) => Done::Built(report),
-                    Err(error) => Done::Failed(error, key, seconds),
-                };
-                (index, done)
-            });
+                if let Some(record) = (!settings.force)
+                    .then(|| cached_failure(&settings.channel, &plan.key))
+                    .flatten()
+                {
+                    finish(&mut state, State::Failed);
+                    reporter.finished(
+                        &job.name,
+                        false,
+                        &format!(
+                            "{} (unchanged since it failed; --force retries)",
+                            record.verdict
+                        ),
+                    );
+                    outcome.reused.insert(record.key());
+                    outcome.verdicts.push(record);
+                    continue;
+                }
+                state[node.index] = State::Running;
+                let index = node.index;
+                // A later variant of a shared build judges the first one's package on its
+                // own interpreter (unless this variant's own report is reusable).
+                let shared = job.shared_build();
+                let first_shared = shared
+                    .and_then(|kind| shared_built.get(&(job.recipe.dir.clone(), kind)).cloned())
+                    .filter(|_| plan.reusable.is_none() || settings.force);
+                running.push(async move {
+                    let started = Instant::now();
+                    let key = plan.key.clone();
+                    let result = match first_shared {
+                        Some(first) => {
+                            let r =
+                                judge_published(job, &first, &plan, settings, reporter, started)
+                                    .await;
+                            if let Ok(report) = &r {
+                                let v: Vec<String> = report
+                                    .outputs
+                                    .iter()
+                                    .filter_map(|o| o.verdict.map(|v| v.to_string()))
+                                    .collect();
+                                reporter.finished(
+                                    &job.name,
+                                    true,
+                                    &format!(
+                                        "{}: judged the package of the first variant · {}",
+                                        shared.map_or("", |k| k.describe()),
+                                        v.join(", ")
+                                    ),
+                                );
+                            }
+                            r
+                        }
+                        None => build_job(job, plan, settings, reporter).await,
+                    };
+                    let seconds = started.elapsed().as_secs_f64();
+                    let done = match result {
+                        Ok(report) => Done::Built(report),
+                        Err(error) => Done::Failed(error, key, seconds),
+                    };
+                    (index, done)
+                });
+            }
         }
         let Some((index, result)) = running.next().await else {
             break;
@@ -523,6 +532,63 @@ mod tests {
         assert_eq!(find_cycle(&nodes), Some(vec![1, 2, 3, 1]));
         let acyclic = vec![node(0, vec![]), node(1, vec![0]), node(2, vec![0, 1])];
         assert_eq!(find_cycle(&acyclic), None);
+    }
+
+    /// A job listed before the job it needs, when that one ends at once (an unchanged
+    /// failure the channel remembers): the dependent is blocked, not left waiting and
+    /// reported as a cycle (the order `check` lists jobs in: tokenizers, then
+    /// huggingface-hub, then filelock).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_job_ending_at_once_releases_jobs_listed_before_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let recipe = |name: &str, text: &str| {
+            let dir = tmp.path().join("recipes").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("recipe.yaml"), text).unwrap();
+            Recipe::load(&dir).unwrap()
+        };
+        let needs = recipe(
+            "needs",
+            "package: {name: needs, version: '1'}\nbuild:\n  script: exit 0\nrequirements:\n  run: [fails]\n",
+        );
+        let fails = recipe(
+            "fails",
+            "package: {name: fails, version: '1'}\nbuild:\n  script: exit 7\n",
+        );
+        let settings = BuildSettings {
+            channel: ftforge_channels::Channel::new(tmp.path().join("channel")),
+            sources: crate::source::SourceCache::new(tmp.path().join("sources")),
+            work_root: tmp.path().join("work"),
+            package_cache: tmp.path().join("pkgs"),
+            cpu_count: 1,
+            client: reqwest::Client::new(),
+            force: false,
+            keep_work: false,
+            extra_records: Vec::new(),
+            compiler_cache: None,
+        };
+        let silent = crate::progress::Silent;
+        let none = Variant::default();
+        // First `fails` alone: it fails, and the channel remembers the failure.
+        let first = build_all(&[(&fails, none.clone())], &settings, &silent, 1).await;
+        assert!(first.tool_errors.is_empty(), "{:?}", first.tool_errors);
+        assert_eq!(first.package_failures.len(), 1);
+        // Then both, the dependent first: the failure is reused at once.
+        let second = build_all(
+            &[(&needs, none.clone()), (&fails, none.clone())],
+            &settings,
+            &silent,
+            1,
+        )
+        .await;
+        assert!(second.tool_errors.is_empty(), "{:?}", second.tool_errors);
+        assert_eq!(second.reused.len(), 1, "the failure is reused");
+        // Blocked, not built (a package tied to no interpreter gets no verdict).
+        assert!(
+            second.reports.iter().all(|r| !r.job.starts_with("needs")),
+            "{:?}",
+            second.reports.iter().map(|r| &r.job).collect::<Vec<_>>()
+        );
     }
 }
 
