@@ -346,6 +346,14 @@ pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildErr
             source,
         })?;
     channel_records.extend(settings.extra_records.iter().cloned());
+    // Packages built for another interpreter can never be in this job's host
+    // environment: without them, a requirement the channel has only for that one (mypy
+    // built for cp314t, asked for by a cp314 build) is left to pip like a missing one.
+    if let Some(abi) = job.abi {
+        channel_records.retain(|r| {
+            ftforge_channels::labels::record_abi(&r.package_record).is_none_or(|a| a == abi)
+        });
+    }
     // The host environment: our own packages from the channel (the interpreter users
     // get); what the channel lacks (pip, setuptools, Cython) comes through pip's build
     // isolation.
