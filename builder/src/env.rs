@@ -165,13 +165,6 @@ pub fn solve<S: AsRef<str>>(
             .copied()
             .filter(|r| spec.name.matches(&r.package_record.name))
             .collect();
-        if same_name.is_empty() && spec.name.to_string() == crate::job::INTERPRETER_PACKAGE {
-            return Err(EnvError::NoMatch {
-                spec: text.to_string(),
-                name: crate::job::INTERPRETER_PACKAGE.to_string(),
-                found: Vec::new(),
-            });
-        }
         if same_name.is_empty() {
             left_to_pip.push(LeftToPip {
                 name: spec.name.to_string(),
@@ -464,18 +457,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, EnvError::NoMatch { .. }), "{err}");
-        // Nor when the records offered have no interpreter at all (plan_job leaves out
-        // those of other ABIs).
-        let err = solve(
-            &["python 3.14.* *_cp314", "pip"],
-            &[],
-            Unmatched::LeaveToPip,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(&err, EnvError::NoMatch { name, .. } if name == "python"),
-            "{err}"
-        );
     }
 
     /// A package just built comes before the channel's copy of the same file name.

@@ -349,6 +349,8 @@ pub fn plan_job(job: &Job, settings: &BuildSettings) -> Result<JobPlan, BuildErr
     // Packages built for another interpreter can never be in this job's host
     // environment: without them, a requirement the channel has only for that one (mypy
     // built for cp314t, asked for by a cp314 build) is left to pip like a missing one.
+    // (An interpreter the channel lacks is refused when the build starts:
+    // `MissingInterpreter`.)
     if let Some(abi) = job.abi {
         channel_records.retain(|r| {
             ftforge_channels::labels::record_abi(&r.package_record).is_none_or(|a| a == abi)
