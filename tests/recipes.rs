@@ -2,7 +2,8 @@
 //! temporary directory: build requirements are resolved to the machine's tools (and
 //! recorded), a missing tool or an unsupported key stops the build at its recipe line,
 //! and a zip group broken by a variants override is a located error, not a panic.
-//! None of these recipes needs an interpreter.
+//! None of these recipes needs an interpreter, except the host-environment plan (it
+//! builds nothing; it reads the shared interpreters).
 
 mod common;
 
@@ -442,4 +443,79 @@ fn a_build_in_another_work_directory_compiles_from_the_compiler_cache() {
         (ccache_stat(&cache, "cache_miss"), hits()),
         (misses, second)
     );
+}
+
+/// A host requirement the channel cannot satisfy for the job's interpreter is left to
+/// pip's build isolation, with what the channel has, rather than stopping the job with
+/// no verdict: a package built only for the other ABI (the catalog's mypy, built for
+/// cp314t, asked for by pytokens' cp314 build) and a version the channel lacks (scipy's
+/// `cython >=3.2.0,<3.3.0` beside cython 3.3.1). `ftforge plan` shows it without
+/// building.
+#[test]
+fn host_requirements_the_channel_cannot_satisfy_are_left_to_pip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let channel = interpreter_channel_copy(tmp.path());
+    let pkgs = tmp.path().join("pkgs");
+    std::fs::create_dir(&pkgs).unwrap();
+    let platform = ftforge_channels::platform();
+    let for_cp314t = make_package_depending(
+        &pkgs,
+        "ft-only-tool",
+        "1.0",
+        "py314th0_0",
+        platform,
+        &["python_abi 3.14.* *_cp314t"],
+        &[("lib/ft-only-tool.txt", "x")],
+    );
+    let old = make_package(
+        &pkgs,
+        "old-tool",
+        "1.0",
+        "h0_0",
+        "noarch",
+        &[("old.txt", "x")],
+    );
+    let out = run(ftforge()
+        .arg("publish")
+        .arg(&for_cp314t)
+        .arg(&old)
+        .arg("-c")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let recipes = tmp.path().join("recipes");
+    write_recipe(
+        &recipes,
+        "needs-tools",
+        "package: {name: needs-tools, version: \"1.0\"}\nbuild:\n  script: exit 0\nrequirements:\n  host: [python, ft-only-tool, old-tool >=2]\n",
+    );
+    std::fs::write(
+        recipes.join("variants.yaml"),
+        "python: [\"3.14.* *_cp314\"]\nis_freethreading: [false]\nzip_keys: [[python, is_freethreading]]\n",
+    )
+    .unwrap();
+    let out = run(ftforge()
+        .args(["plan", "--json"])
+        .arg(recipes.join("needs-tools"))
+        .arg("--channel")
+        .arg(&channel));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["abi"], "cp314", "{rows:#}");
+    let left = &row["not_in_channel"];
+    assert_eq!(
+        left,
+        &serde_json::json!([
+            {"name": "ft-only-tool", "spec": "ft-only-tool"},
+            {"name": "old-tool", "spec": "old-tool >=2", "channel_has": ["1.0 h0_0"]},
+        ]),
+        "{rows:#}"
+    );
+    let host = row["host"].to_string();
+    assert!(
+        host.contains("_cp314.conda") || host.contains("cp314"),
+        "the interpreter is in the host: {host}"
+    );
+    assert!(!host.contains("ft-only-tool"), "{host}");
 }
