@@ -104,7 +104,7 @@ fn markupsafe_is_gil_free_pyyaml_reenables_the_gil_sortedcontainers_is_pure_pyth
             && depends.contains("python >=3.14,<3.15.0a0"),
         "{depends}"
     );
-    // noarch: python is built once: every interpreter's verdict judged the same file,
+    // noarch: python is one package for every interpreter: each verdict judged the same file,
     // a noarch: python package of the channel. (The shared test channel may also hold
     // files of earlier recipe versions, so the file is found by the verdicts' name.)
     let noarch: serde_json::Value = serde_json::from_str(

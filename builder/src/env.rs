@@ -78,8 +78,10 @@ pub enum Unmatched {
     /// An error, [`EnvError::NoMatch`] (test environments, build tools).
     Refuse,
     /// Left to pip like a name the channel lacks (a host environment: pip's build
-    /// isolation installs a release the spec accepts). The interpreter is never left to
-    /// pip.
+    /// isolation installs a release the spec accepts). Not the interpreter's spec: a
+    /// version of it the channel lacks stays [`EnvError::NoMatch`] (`plan_job` reports it
+    /// as `MissingInterpreter`; a channel with no interpreter at all is refused when the
+    /// build starts).
     LeaveToPip,
 }
 
